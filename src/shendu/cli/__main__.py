@@ -1,0 +1,4 @@
+"""`python -m shendu.cli …` — the same as the `shendu` command."""
+from shendu.cli import run
+
+run()

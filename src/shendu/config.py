@@ -1,0 +1,217 @@
+"""The typed experiment config: one schema drives the CLI, the studio, sweeps and estimators.
+
+Sections: data / model / optim / train / track. Loaded from YAML (or a dict), with dotted overrides
+(`--set optim.lr=0.05`). Every problem is reported at once, each with its key path, what was
+received, what is valid and a "did you mean". The resolved config (`to_dict()`) is stored with the run.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from shendu._registry import nearest
+from shendu.errors import ConfigError
+
+OPTIMIZER_NAMES = ("sgd", "adam")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataConfig(_Section):
+    """Which dataset, where to find it and how to split it."""
+
+    name: str = "digits"
+    mirror: str | None = None
+    val_fraction: float = Field(0.1, ge=0.0, le=0.9)
+    split_seed: int = Field(0, ge=0)
+    download: bool = True
+
+
+class ModelConfig(_Section):
+    """A registered model and its builder's keyword arguments."""
+
+    name: str = "lenet5"
+    args: dict[str, Any] = Field(default_factory=dict)
+
+
+class OptimConfig(_Section):
+    """The optimizer (the [training] issue widens the choice)."""
+
+    name: Literal["sgd", "adam"] = "adam"
+    lr: float = Field(1e-3, gt=0.0, le=10.0)
+    momentum: float = Field(0.9, ge=0.0, lt=1.0)
+    nesterov: bool = False
+    weight_decay: float = Field(0.0, ge=0.0)
+
+
+class TrainConfig(_Section):
+    """The loop: epochs, batch size, seed, device, checkpoints."""
+
+    epochs: int = Field(10, ge=1, le=100_000)
+    batch_size: int = Field(64, ge=1, le=1_000_000)
+    eval_batch_size: int = Field(1024, ge=1)
+    seed: int = Field(0, ge=0)
+    device: str = "auto"
+    checkpoint: bool = True
+    log_every: int = Field(50, ge=1)
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, value: str) -> str:
+        if value in ("auto", "cpu", "mps") or value == "cuda" or value.startswith("cuda:"):
+            return value
+        raise ValueError(f"expected auto, cpu, cuda, cuda:N or mps, received {value!r}")
+
+
+class TrackConfig(_Section):
+    """Where the run is recorded."""
+
+    db: str | None = None
+    name: str | None = None
+    tags: list[str] = Field(default_factory=list)
+
+
+class ExperimentConfig(_Section):
+    """A whole experiment. `ExperimentConfig.load("examples/digits-lenet.yaml", ["optim.lr=0.01"])`."""
+
+    data: DataConfig = Field(default_factory=DataConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    optim: OptimConfig = Field(default_factory=OptimConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    track: TrackConfig = Field(default_factory=TrackConfig)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any], source: str | None = None) -> "ExperimentConfig":
+        """Validate a plain dict; every problem is reported in one ConfigError."""
+        if not isinstance(raw, dict):
+            raise ConfigError([f"expected a mapping of sections (data, model, …), received {_kind(raw)}"], source)
+        try:
+            config = cls.model_validate(raw)
+        except ValidationError as exc:
+            raise ConfigError([_describe(e) for e in exc.errors()], source) from None
+        config._check_names(source)
+        return config
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, overrides: list[str] | None = None) -> "ExperimentConfig":
+        """Read a YAML file (or start from defaults), apply `key=value` overrides, validate."""
+        raw: dict[str, Any] = {}
+        source = str(path) if path else None
+        if path is not None:
+            raw = _read_yaml(Path(path))
+        for item in overrides or []:
+            apply_override(raw, item)
+        return cls.from_dict(raw, source)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved config as plain JSON-able data (what is stored with the run)."""
+        return self.model_dump(mode="json")
+
+    def _check_names(self, source: str | None) -> None:
+        # Registries are consulted here so a typo fails before any data is loaded.
+        from shendu.data import DATASETS
+        from shendu.errors import BadInputError
+        from shendu.models import MODELS, check_model_args
+
+        problems = []
+        for key, name, registry in (("data.name", self.data.name, DATASETS), ("model.name", self.model.name, MODELS)):
+            if name not in registry:
+                problems.append(_unknown_value(key, name, registry.names()))
+        if self.model.name in MODELS:
+            try:
+                check_model_args(self.model.name, self.model.args)
+            except BadInputError as exc:
+                problems.append(str(exc))
+        if problems:
+            raise ConfigError(problems, source)
+
+
+def apply_override(raw: dict[str, Any], item: str) -> None:
+    """Apply one `a.b.c=value` override to a raw config dict; the value is parsed as YAML."""
+    key, sep, text = item.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ConfigError([f"override {item!r}: expected KEY=VALUE such as optim.lr=0.05"])
+    value = yaml.safe_load(text) if text.strip() else None
+    node = raw
+    parts = key.split(".")
+    for depth, part in enumerate(parts[:-1]):
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            where = ".".join(parts[: depth + 1])
+            raise ConfigError([f"override {item!r}: {where} is a value ({child!r}), not a section"])
+        node = child
+    node[parts[-1]] = value
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError([f"config file not found: {path} (expected a YAML file; see examples/)"])
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError([f"not valid YAML{where}: {getattr(exc, 'problem', exc)}"], str(path)) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError([f"expected a mapping of sections (data, model, …), received {_kind(data)}"], str(path))
+    return data
+
+
+def _describe(error: dict[str, Any]) -> str:
+    """One line for one pydantic error: key path, what was received, what is valid."""
+    loc = [str(p) for p in error["loc"]]
+    path = ".".join(loc)
+    kind, received = error["type"], error.get("input")
+    if kind == "extra_forbidden":
+        return _unknown_key(loc)
+    if kind == "literal_error":
+        valid = [str(v).strip("'") for v in error.get("ctx", {}).get("expected", "").replace(" or ", ", ").split(", ")]
+        return _unknown_value(path, received, valid)
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        return f"{path}: {error['msg'].lower()}, received {received!r}"
+    if kind == "model_type" or kind == "dict_type":
+        return f"{path}: expected a section (mapping), received {_kind(received)} {received!r}"
+    if kind == "value_error":
+        return f"{path}: {error['msg'].removeprefix('Value error, ')}"
+    expected = _EXPECTED.get(kind.split("_")[0], error["msg"].lower())
+    return f"{path}: expected {expected}, received {_kind(received)} {received!r}"
+
+
+_EXPECTED = {
+    "int": "an integer", "float": "a number", "bool": "true or false", "string": "a string",
+    "list": "a list", "dict": "a mapping", "missing": "a value",
+}
+
+
+def _unknown_key(loc: list[str]) -> str:
+    model: type[BaseModel] = ExperimentConfig
+    for part in loc[:-1]:
+        annotation = model.model_fields[part].annotation
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            break
+        model = annotation
+    valid = list(model.model_fields)
+    close = nearest(loc[-1], valid)
+    parent = ".".join(loc[:-1])
+    hint = f" — did you mean '{parent + '.' if parent else ''}{close[0]}'?" if close else ""
+    return f"unknown key '{'.'.join(loc)}'{hint} (valid: {', '.join(valid)})"
+
+
+def _unknown_value(path: str, received: Any, valid: list[str]) -> str:
+    close = nearest(str(received), valid)
+    hint = f" — did you mean '{close[0]}'?" if close else ""
+    shown = ", ".join(valid[:12]) + (", …" if len(valid) > 12 else "")
+    return f"{path}: unknown value {received!r}{hint} (valid: {shown})"
+
+
+def _kind(value: Any) -> str:
+    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean", int: "an integer",
+            float: "a number", type(None): "nothing (null)"}.get(type(value), type(value).__name__)

@@ -1,0 +1,104 @@
+"""Bilingual user-facing text (English / 简体中文) through one setting: SHENDU_LANG=en|zh.
+
+Without SHENDU_LANG the language follows the locale (LC_ALL, LC_MESSAGES, LANG): zh_* → Chinese,
+anything else → English. Messages live in one catalog so that both languages stay in step; a key
+missing from the catalog is a bug and raises KeyError in tests.
+"""
+from __future__ import annotations
+
+import os
+
+_CATALOG: dict[str, tuple[str, str]] = {
+    # key: (English, 简体中文)
+    "app.help": (
+        "shendu (深度): train, inspect, compare and ship neural networks.",
+        "shendu（深度）：训练、查看、比较和发布神经网络。",
+    ),
+    "demo.help": (
+        "Train LeNet-5 on the embedded 8×8 digits (no network needed) and save a model package.",
+        "在内置的 8×8 手写数字数据集上训练 LeNet-5（无需联网），并保存模型包。",
+    ),
+    "demo.done": (
+        "Done. Test accuracy {acc:.2%}. Model package: {package}\nLook at the run:  shendu runs show {run_id}\n"
+        "Predict with it:  shendu predict {package} IMAGE.png",
+        "完成。测试准确率 {acc:.2%}。模型包：{package}\n查看本次运行：  shendu runs show {run_id}\n"
+        "用它预测：  shendu predict {package} IMAGE.png",
+    ),
+    "train.help": ("Train a model from a YAML experiment config.", "根据 YAML 实验配置训练模型。"),
+    "train.set_help": (
+        "Override a config key, e.g. --set optim.lr=0.05 (repeatable).",
+        "覆盖配置项，例如 --set optim.lr=0.05（可重复）。",
+    ),
+    "train.resume_help": (
+        "Continue a killed or failed run from its last checkpoint.",
+        "从最近的检查点继续一个被中断或失败的运行。",
+    ),
+    "json_help": (
+        "Print one JSON object as the last line (for scripts).",
+        "最后一行输出一个 JSON 对象（供脚本使用）。",
+    ),
+    "train.epoch": (
+        "epoch {epoch}/{epochs}",
+        "第 {epoch}/{epochs} 轮",
+    ),
+    "train.done": (
+        "Run {run_id} completed. Package: {package}\nSee it:  shendu runs show {run_id}",
+        "运行 {run_id} 已完成。模型包：{package}\n查看：  shendu runs show {run_id}",
+    ),
+    "train.failed": ("Run {run_id} failed: {error}", "运行 {run_id} 失败：{error}"),
+    "eval.help": ("Evaluate a model package on a dataset split.", "在数据集的某个划分上评估模型包。"),
+    "predict.help": ("Classify image files with a model package.", "用模型包对图像文件分类。"),
+    "data.help": ("List, describe and download datasets.", "列出、查看和下载数据集。"),
+    "data.list_help": ("List the registered datasets.", "列出已注册的数据集。"),
+    "data.info_help": ("Describe one dataset: classes, shapes, files, source.", "查看数据集：类别、形状、文件、来源。"),
+    "data.download_help": (
+        "Download (or copy from the mirror) and verify a dataset's files.",
+        "下载（或从镜像复制）并校验数据集文件。",
+    ),
+    "data.downloaded": ("{name}: {count} file(s) ready in {path}", "{name}：{count} 个文件已就绪，位于 {path}"),
+    "runs.help": ("List and inspect runs in the run database.", "列出并查看运行数据库中的运行。"),
+    "runs.list_help": ("List recent runs.", "列出最近的运行。"),
+    "runs.show_help": ("Show one run: config, metrics, artifacts.", "查看一次运行：配置、指标、产物。"),
+    "runs.none": ("No runs yet. Try:  shendu demo", "还没有运行记录。试试：  shendu demo"),
+    "error": ("error", "错误"),
+    "col.name": ("name", "名称"),
+    "col.modality": ("modality", "模态"),
+    "col.classes": ("classes", "类别数"),
+    "col.shape": ("input shape", "输入形状"),
+    "col.source": ("source", "来源"),
+    "col.run": ("run", "运行"),
+    "col.status": ("status", "状态"),
+    "col.model": ("model", "模型"),
+    "col.data": ("data", "数据"),
+    "col.started": ("started", "开始时间"),
+    "col.metric": ("metric", "指标"),
+    "col.final": ("final", "最终"),
+    "col.best": ("best", "最佳"),
+    "col.file": ("file", "文件"),
+    "col.label": ("label", "标签"),
+    "col.prob": ("probability", "概率"),
+}
+
+
+def lang() -> str:
+    """The active language, "en" or "zh"."""
+    value = os.environ.get("SHENDU_LANG")
+    if not value:
+        for var in ("LC_ALL", "LC_MESSAGES", "LANG"):
+            if os.environ.get(var):
+                value = os.environ[var]
+                break
+    return "zh" if (value or "").lower().startswith("zh") else "en"
+
+
+def t(key: str, **kwargs: object) -> str:
+    """The message `key` in the active language, formatted with `kwargs`."""
+    en, zh = _CATALOG[key]
+    text = zh if lang() == "zh" else en
+    return text.format(**kwargs) if kwargs else text
+
+
+def both(key: str) -> str:
+    """Both languages at once ("English / 中文"), for help texts read before a language is chosen."""
+    en, zh = _CATALOG[key]
+    return f"{en} / {zh}"

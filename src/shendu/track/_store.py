@@ -1,0 +1,469 @@
+"""The run store: every run's config, seed, code version, hardware, metrics and artifacts.
+
+One `RunStore` per database URL and process (`open_store` caches it), each method its own short
+transaction, so trainers, DDP ranks, sweep workers and the CLI can share one SQLite file (WAL) or a
+PostgreSQL database. A run left "running" by a process that died is marked failed the next time
+anyone lists or reads runs (`reap_stale`), so nothing stays "running" forever.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+import weakref
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field, fields
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError, ProgrammingError
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from shendu import _settings
+from shendu.errors import BadInputError, RunNotFoundError, ShenduError
+from shendu.track import _checks, _env
+from shendu.track._engine import make_engines, parse_url, shown
+from shendu.track._schema import KIND_LEN, NAME_LEN, STATUSES, Artifact, Base, Metric, Run, utcnow
+
+DEFAULT_SILENCE_S = 600.0
+CRASHED = "crashed:"
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """A sortable, human-readable run id: UTC time plus 6 random hex digits, e.g. 20261125-113200-a1b2c3."""
+    return f"{(now or utcnow()):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+
+
+def higher_is_better(metric: str) -> bool:
+    """Whether the best value of `metric` is its maximum (accuracies) rather than its minimum (losses)."""
+    return "accuracy" in metric.lower()
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """A snapshot of one run as stored, with its artifacts (plain data: `dataclasses.asdict` works)."""
+
+    id: str
+    name: str | None
+    status: str
+    config: dict[str, Any]
+    seed: int
+    model: str
+    dataset: str
+    code_version: str
+    host: str
+    pid: int
+    proc_start: int | None
+    hardware: dict[str, Any]
+    created_at: datetime
+    started_at: datetime | None
+    ended_at: datetime | None
+    heartbeat_at: datetime | None
+    error: str | None
+    notes: list[str]
+    summary: dict[str, dict[str, float]]
+    package: str | None
+    artifacts: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def from_row(cls, run: Run) -> RunRecord:
+        """The record of a loaded `runs` row (its artifacts loaded too)."""
+        values = {f.name: getattr(run, f.name) for f in fields(cls) if f.name != "artifacts"}
+        values["notes"], values["summary"] = list(run.notes or []), dict(run.summary or {})
+        artifacts = [{"id": a.id, "kind": a.kind, "path": a.path, "meta": a.meta or {}, "created_at": a.created_at}
+                     for a in run.artifacts]
+        return cls(**values, artifacts=artifacts)
+
+
+class RunStore:
+    """The run database.
+
+    Args:
+        url: a SQLAlchemy URL; default `SHENDU_DB`, else the SQLite file `<SHENDU_HOME>/shendu.db`.
+            Prefer `open_store(url)`, which shares one store (one writer connection) per process.
+    """
+
+    def __init__(self, url: str | None = None) -> None:
+        self.url = _settings.db_url(url)
+        self._url = parse_url(self.url)
+        try:
+            self._writer, self._reader = make_engines(self._url)
+        except ImportError as exc:
+            raise BadInputError(f"the run database {shown(self._url)} needs a driver that is not installed: {exc}; "
+                                "install it (for PostgreSQL: pip install 'psycopg[binary]')") from None
+        self._write_sessions = sessionmaker(self._writer, expire_on_commit=False)
+        self._read_sessions = sessionmaker(self._reader, expire_on_commit=False)
+        self._create_tables()
+        _ALL_STORES.add(self)
+
+    def __repr__(self) -> str:
+        return f"RunStore({shown(self._url)!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Sent to another process (multiprocessing spawn), a store reopens there by URL.
+        return open_store, (self.url,)
+
+    def close(self) -> None:
+        """Close the pooled connections (the store stays usable and reconnects on demand)."""
+        self._writer.dispose()
+        if self._reader is not self._writer:
+            self._reader.dispose()
+
+    # -- writing -----------------------------------------------------------------------------------
+    def create_run(self, *, config: dict, seed: int, model: str, dataset: str, name: str | None = None,
+                   notes: list[str] | None = None) -> str:
+        """Record a new run of this process, status "running"; returns its id.
+
+        Args:
+            config: the resolved experiment config, stored verbatim (must be plain JSON).
+            seed: the training seed.
+            model: the registered model name.
+            dataset: the dataset name.
+            name: an optional human label.
+            notes: facts a reader of the results must know (e.g. "partial: 4,000 of 50,000").
+        """
+        config = _checks.json_object("config", config)
+        seed_value = _checks.integer("seed", seed)
+        model, dataset = _checks.label("model", model), _checks.label("dataset", dataset)
+        if name is not None:
+            _checks.text("name", name, NAME_LEN)
+        note_list = _checks.notes(notes or [])
+        hardware, code = dict(_env.hardware()), _env.code_version()  # the first call imports torch: before `now`
+        me, now = _env.this_process(), utcnow()
+        row = Run(name=name, status="running", config=config, seed=seed_value, model=model, dataset=dataset,
+                  code_version=code, host=me.host, pid=me.pid, proc_start=me.start,
+                  hardware=hardware, created_at=now, started_at=now, heartbeat_at=now,
+                  notes=note_list, summary={})
+        with self._write() as session:
+            row.id = new_run_id(now)
+            while session.get(Run, row.id) is not None:  # two runs in one second drew the same digits
+                row.id = new_run_id(now)
+            session.add(row)
+        return row.id
+
+    def claim(self, run_id: str) -> None:
+        """Take over a run for this process (resuming it): "running" again, our pid and host, error cleared.
+
+        Raises:
+            RunNotFoundError: no run `run_id`.
+            BadInputError: the run is still running in another live process.
+        """
+        me, now = _env.this_process(), utcnow()
+        with self._write() as session:
+            run = self._locked(session, run_id)
+            ours = _is_ours(run, me)
+            if run.status == "running" and not ours and not _gone(run, now, DEFAULT_SILENCE_S):
+                raise BadInputError(
+                    f"run {run.id} is still running as process {run.pid} on {run.host} (last heartbeat "
+                    f"{_ago(now - _last_beat(run))} ago); stop that process first — a run silent for "
+                    f"{DEFAULT_SILENCE_S:.0f} s is marked failed and can then be resumed"
+                )
+            if not ours:
+                run.notes = [*(run.notes or []), f"resumed {now:%Y-%m-%d %H:%M:%S} UTC on {me.host} "
+                             f"(pid {me.pid}, code {_env.code_version()})"]
+            run.status, run.host, run.pid, run.proc_start = "running", me.host, me.pid, me.start
+            run.heartbeat_at, run.ended_at, run.error = now, None, None
+            run.started_at = run.started_at or now
+
+    def heartbeat(self, run_id: str) -> None:
+        """Record that the run's process is alive (call it every epoch or few minutes)."""
+        with self._write() as session:
+            _touch(self._locked(session, run_id), utcnow())
+
+    def finish(self, run_id: str, status: str, *, error: str | None = None) -> None:
+        """End a run as "completed" or "failed" (with the reason in `error`)."""
+        if status not in ("completed", "failed"):
+            raise BadInputError(f"a run finishes as 'completed' or 'failed', got status {status!r}")
+        now = utcnow()
+        with self._write() as session:
+            run = self._locked(session, run_id)
+            run.status, run.error, run.ended_at, run.heartbeat_at = status, error, now, now
+
+    def log_metrics(self, run_id: str, metrics: dict[str, float], *, epoch: int | None = None,
+                    step: int | None = None) -> None:
+        """Append one row per metric (one transaction) and update the run's summary.
+
+        The summary keeps, per name, the last value ("final") and the best so far ("best": the
+        maximum for names containing "accuracy", else the minimum, as for losses).
+        """
+        values = _checks.metrics(metrics)
+        epoch = _checks.integer("epoch", epoch, optional=True)
+        step = _checks.integer("step", step, optional=True)
+        if not values:
+            return
+        now = utcnow()
+        with self._write() as session:
+            run = self._locked(session, run_id)
+            session.add_all([Metric(run_id=run.id, name=name, value=value, epoch=epoch, step=step, created_at=now)
+                             for name, value in values.items()])
+            run.summary = _summarize(run.summary or {}, values)
+            _touch(run, now)  # a run that logs is alive
+
+    def rewind(self, run_id: str, after_epoch: int) -> int:
+        """Forget metrics logged for epochs after `after_epoch` and rebuild the summary from the rest.
+
+        A resumed run restarts from its last checkpoint; whatever the killed process logged after that
+        checkpoint is replayed, so it is dropped here rather than counted twice. Returns the rows removed.
+        """
+        after_epoch = _checks.integer("after_epoch", after_epoch)
+        with self._write() as session:
+            run = self._locked(session, run_id)
+            stale = session.scalars(select(Metric).where(Metric.run_id == run.id, Metric.epoch > after_epoch)).all()
+            for row in stale:
+                session.delete(row)
+            session.flush()
+            kept = session.scalars(select(Metric).where(Metric.run_id == run.id)
+                                   .order_by(Metric.epoch, Metric.step, Metric.id)).all()
+            summary: dict[str, dict[str, float]] = {}
+            for row in kept:
+                summary = _summarize(summary, {row.name: row.value})
+            run.summary = summary
+        return len(stale)
+
+    def set_package(self, run_id: str, path: str | os.PathLike) -> None:
+        """Record the model package the run produced (stored as an absolute path)."""
+        absolute = _checks.path(path)
+        with self._write() as session:
+            self._locked(session, run_id).package = absolute
+
+    def add_artifact(self, run_id: str, kind: str, path: str | os.PathLike,
+                     meta: Mapping[str, Any] | None = None) -> int:
+        """Record a file the run produced; returns the artifact's id.
+
+        Args:
+            run_id: the run.
+            kind: "checkpoint", "package", "log", …
+            path: where it is (made absolute; URLs are kept as given).
+            meta: extra plain-JSON facts (size, epoch, hash, …).
+        """
+        _checks.text("artifact kind", kind, KIND_LEN)
+        meta_dict = _checks.json_object("artifact meta", meta or {})
+        row = Artifact(kind=kind, path=_checks.path(path), meta=meta_dict, created_at=utcnow())
+        with self._write() as session:
+            row.run_id = self._locked(session, run_id).id
+            session.add(row)
+            session.flush()
+            return row.id
+
+    def add_notes(self, run_id: str, notes: list[str]) -> None:
+        """Append notes to the run (notes it already has are not repeated)."""
+        new = _checks.notes(notes)
+        with self._write() as session:
+            run = self._locked(session, run_id)
+            have = list(run.notes or [])
+            run.notes = have + [note for note in new if note not in have]
+
+    def reap_stale(self, *, max_silence_s: float = DEFAULT_SILENCE_S) -> list[str]:
+        """Mark failed the runs left "running" by a process that is gone; returns their ids.
+
+        On this host a run's process is checked directly (a pid that no longer exists, is a zombie,
+        or now belongs to a later process is gone); a run on another host is gone once its last
+        heartbeat is older than `max_silence_s`.
+        """
+        now = utcnow()
+        columns = (Run.id, Run.pid, Run.host, Run.proc_start, Run.heartbeat_at, Run.created_at)
+        with self._read() as session:
+            running = session.execute(select(*columns).where(Run.status == "running")).all()
+        gone = [row for row in running if _gone(row, now, max_silence_s)]
+        if not gone:
+            return []
+        reaped: list[str] = []
+        with self._write() as session:
+            for row in gone:
+                beat = _last_beat(row)
+                error = (f"{CRASHED} process {row.pid} on {row.host} is gone (last heartbeat "
+                         f"{beat:%Y-%m-%d %H:%M:%S} UTC, {_ago(now - beat)} before this check)")
+                # Only if nobody claimed or heartbeated the run since we looked.
+                statement = (update(Run)
+                             .where(Run.id == row.id, Run.status == "running", Run.host == row.host,
+                                    Run.pid == row.pid, or_(Run.heartbeat_at.is_(None), Run.heartbeat_at <= beat))
+                             .values(status="failed", error=error, ended_at=beat)
+                             .execution_options(synchronize_session=False))
+                if session.execute(statement).rowcount:
+                    reaped.append(row.id)
+        return reaped
+
+    # -- reading -----------------------------------------------------------------------------------
+    def get_run(self, run_id: str) -> RunRecord:
+        """The run with id `run_id` or with an id starting with it (unambiguous prefixes, like git).
+
+        Raises:
+            RunNotFoundError: no run matches.
+            BadInputError: the prefix matches several runs.
+        """
+        self.reap_stale()
+        with self._read() as session:
+            return RunRecord.from_row(self._resolve(session, run_id, with_artifacts=True))
+
+    def list_runs(self, limit: int = 50, status: str | None = None) -> list[RunRecord]:
+        """The newest `limit` runs, newest first, optionally only those with `status`."""
+        if status is not None and status not in STATUSES:
+            raise BadInputError(f"unknown run status {status!r} (valid: {', '.join(STATUSES)})")
+        limit_value = _checks.integer("limit", limit)
+        if limit_value is None or limit_value < 1:
+            raise BadInputError(f"limit must be a positive number of runs, got {limit!r}")
+        self.reap_stale()
+        query = (select(Run).options(selectinload(Run.artifacts))
+                 .order_by(Run.created_at.desc(), Run.id.desc()).limit(limit_value))
+        if status is not None:
+            query = query.where(Run.status == status)
+        with self._read() as session:
+            return [RunRecord.from_row(run) for run in session.scalars(query)]
+
+    def metric_history(self, run_id: str, name: str | None = None) -> list[dict[str, Any]]:
+        """Every logged value of the run (or of one metric), ordered by (epoch, step, logging order).
+
+        Returns:
+            dicts with keys name, value, epoch, step, created_at; rows without an epoch or step come
+            before the others on every backend.
+        """
+        with self._read() as session:
+            found = self._resolve(session, run_id).id
+            query = (select(Metric).where(Metric.run_id == found)
+                     .order_by(Metric.epoch.asc().nulls_first(), Metric.step.asc().nulls_first(), Metric.id))
+            if name is not None:
+                query = query.where(Metric.name == name)
+            return [{"name": m.name, "value": m.value, "epoch": m.epoch, "step": m.step, "created_at": m.created_at}
+                    for m in session.scalars(query)]
+
+    # -- internals ---------------------------------------------------------------------------------
+    @contextmanager
+    def _write(self) -> Iterator[Session]:
+        """A write transaction on this process's single writer connection (BEGIN IMMEDIATE on SQLite)."""
+        with self._write_sessions.begin() as session:
+            yield session
+
+    @contextmanager
+    def _read(self) -> Iterator[Session]:
+        """A read-only session from the reader pool."""
+        with self._read_sessions() as session:
+            yield session
+
+    def _create_tables(self) -> None:
+        try:
+            for attempt in (1, 2):
+                try:
+                    with self._writer.begin() as connection:
+                        Base.metadata.create_all(connection)
+                    return
+                except (IntegrityError, ProgrammingError):
+                    # Two processes creating a new PostgreSQL schema at once: the loser retries and finds it.
+                    if attempt == 2:
+                        raise
+        except DBAPIError as exc:
+            raise ShenduError(f"cannot open the run database {shown(self._url)}: {exc.orig}; check SHENDU_DB "
+                              "or the config's track.db") from exc
+
+    def _locked(self, session: Session, run_id: str) -> Run:
+        """The run with exactly this id, locked for update until the transaction ends."""
+        run = session.get(Run, run_id, with_for_update=True) if isinstance(run_id, str) else None
+        if run is None:
+            raise self._not_found(run_id)
+        return run
+
+    def _resolve(self, session: Session, run_id: str, *, with_artifacts: bool = False) -> Run:
+        """The run `run_id` names, exactly or as a unique prefix."""
+        if not isinstance(run_id, str) or not run_id.strip():
+            raise BadInputError(f"expected a run id or a prefix of one, got {run_id!r} "
+                                "(list runs with: shendu runs list)")
+        run_id = run_id.strip()
+        options = [selectinload(Run.artifacts)] if with_artifacts else []
+        run = session.get(Run, run_id, options=options)
+        if run is not None:
+            return run
+        prefix = run_id.lower()  # ids are lowercase; LIKE is case-blind on SQLite only
+        query = select(Run.id).where(Run.id.startswith(prefix, autoescape=True)).order_by(Run.id).limit(6)
+        matches = list(session.scalars(query))
+        if not matches:
+            raise self._not_found(run_id)
+        if len(matches) > 1:
+            listed = ", ".join(matches[:5]) + (", …" if len(matches) > 5 else "")
+            raise BadInputError(f"run id prefix {run_id!r} is ambiguous: it matches {listed}; "
+                                "give more characters of the id")
+        run = session.get(Run, matches[0], options=options)
+        if run is None:  # deleted in between
+            raise self._not_found(run_id)
+        return run
+
+    def _not_found(self, run_id: object) -> RunNotFoundError:
+        return RunNotFoundError(f"no run {run_id!r} in {shown(self._url)}; list runs with: shendu runs list")
+
+
+def _summarize(summary: dict[str, dict[str, float]], values: dict[str, float]) -> dict[str, dict[str, float]]:
+    """A new summary with `values` logged after `summary` (a new object, so the JSON column sees the change)."""
+    out = {name: dict(entry) for name, entry in summary.items()}
+    for name, value in values.items():
+        previous = out.get(name)
+        if previous is None:
+            best = value
+        else:
+            best = max(previous["best"], value) if higher_is_better(name) else min(previous["best"], value)
+        out[name] = {"final": value, "best": best}
+    return out
+
+
+def _is_ours(run: Any, me: _env.ProcessId) -> bool:
+    """Whether `run` is recorded as running in this very process."""
+    same_start = run.proc_start is None or me.start is None or run.proc_start == me.start
+    return run.host == me.host and run.pid == me.pid and same_start
+
+
+def _gone(run: Any, now: datetime, max_silence_s: float) -> bool:
+    """Whether the process of a "running" run is gone (see `RunStore.reap_stale`)."""
+    if run.host == _env.hostname():
+        alive = _env.pid_alive(run.pid, run.proc_start)
+        if alive is not None:
+            return not alive
+    return (now - _last_beat(run)).total_seconds() > max_silence_s
+
+
+def _last_beat(run: Any) -> datetime:
+    return run.heartbeat_at or run.created_at
+
+
+def _touch(run: Run, now: datetime) -> None:
+    """Heartbeat; and undo a reaper's verdict when it took a long silence of ours for a crash."""
+    run.heartbeat_at = now
+    if run.status == "failed" and (run.error or "").startswith(CRASHED) and _is_ours(run, _env.this_process()):
+        run.status, run.error, run.ended_at = "running", None, None
+
+
+def _ago(delta: timedelta) -> str:
+    seconds = max(0, int(delta.total_seconds()))
+    if seconds < 120:
+        return f"{seconds} s"
+    return f"{seconds // 60} min" if seconds < 7200 else f"{seconds // 3600} h {seconds % 3600 // 60} min"
+
+
+# -- one store per URL and process ------------------------------------------------------------------
+_STORES: dict[str, RunStore] = {}
+_STORES_LOCK = threading.Lock()
+_ALL_STORES: weakref.WeakSet[RunStore] = weakref.WeakSet()
+
+
+def open_store(url: str | None = None) -> RunStore:
+    """The process's run store for `url` (default as in `RunStore`), created on first use.
+
+    Sharing one store per URL gives the process a single writer connection; readers come from a pool.
+    """
+    resolved = _settings.db_url(url)
+    with _STORES_LOCK:
+        store = _STORES.get(resolved)
+        if store is None:
+            store = _STORES[resolved] = RunStore(resolved)
+        return store
+
+
+def _after_fork_in_child() -> None:
+    """A forked child (DataLoader worker, multiprocessing fork) must not use its parent's connections."""
+    global _STORES_LOCK
+    _STORES_LOCK = threading.Lock()  # another thread may have held it at the fork
+    for store in list(_ALL_STORES):
+        store._writer.dispose(close=False)
+        store._reader.dispose(close=False)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
