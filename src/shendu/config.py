@@ -47,6 +47,9 @@ class OptimConfig(_Section):
     momentum: float = Field(0.9, ge=0.0, lt=1.0)
     nesterov: bool = False
     weight_decay: float = Field(0.0, ge=0.0)
+    schedule: Literal["none", "cosine", "step"] = "none"
+    step_epochs: int = Field(1, ge=1)
+    gamma: float = Field(0.1, gt=0.0, le=1.0)
 
 
 class TrainConfig(_Section):

@@ -119,9 +119,10 @@ class Trainer:
         torch.manual_seed(cfg.train.seed)  # model initialization is part of the seeded result
         model = self._build_model(data.train).to(self.device)
         optimizer = self._build_optimizer(model)
-        start_epoch, checkpoint = self._restore(run_id, model, optimizer)
+        scheduler = self._build_scheduler(optimizer, math.ceil(x_train.shape[0] / cfg.train.batch_size))
+        start_epoch, checkpoint = self._restore(run_id, model, optimizer, scheduler)
         for epoch in range(start_epoch, cfg.train.epochs + 1):
-            metrics = self._train_epoch(model, optimizer, x_train, y_train, num_classes, epoch, run_id)
+            metrics = self._train_epoch(model, optimizer, scheduler, x_train, y_train, num_classes, epoch, run_id)
             if x_val is not None and len(x_val):
                 metrics.update(evaluate(model, x_val, y_val, num_classes, "val", cfg.train.eval_batch_size))
             metrics["lr"] = optimizer.param_groups[0]["lr"]
@@ -129,6 +130,7 @@ class Trainer:
             self._report(epoch, metrics)
             if cfg.train.checkpoint:
                 save_checkpoint(checkpoint, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                                             "scheduler": scheduler.state_dict() if scheduler else None,
                                              "epoch": epoch, "rng": rng_state(), "run_id": run_id})
             self.store.heartbeat(run_id)
         x_test = prep(data.test.x, self.device)
@@ -140,7 +142,8 @@ class Trainer:
         final = {name: values["final"] for name, values in summary.items()}
         return TrainResult(run_id, "completed", final, str(package))
 
-    def _train_epoch(self, model, optimizer, x, y, num_classes: int, epoch: int, run_id: str) -> dict[str, float]:
+    def _train_epoch(self, model, optimizer, scheduler, x, y, num_classes: int, epoch: int,
+                     run_id: str) -> dict[str, float]:
         cfg = self.config.train
         model.train()
         # The shuffle depends only on (seed, epoch): a resumed run sees exactly the same batches.
@@ -160,6 +163,8 @@ class Trainer:
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
+                if scheduler is not None:
+                    scheduler.step()
                 sums.update(logits.detach(), yb, loss.detach() * yb.numel())
                 advance(step, loss)
         metrics = sums.result("train")
@@ -212,10 +217,19 @@ class Trainer:
                                    weight_decay=o.weight_decay)
         return torch.optim.Adam(model.parameters(), lr=o.lr, weight_decay=o.weight_decay)
 
+    def _build_scheduler(self, optimizer, steps_per_epoch: int):
+        """Per-step learning-rate schedule (None for a constant rate)."""
+        o, total = self.config.optim, self.config.train.epochs * steps_per_epoch
+        if o.schedule == "cosine":
+            return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total)
+        if o.schedule == "step":
+            return torch.optim.lr_scheduler.StepLR(optimizer, step_size=o.step_epochs * steps_per_epoch, gamma=o.gamma)
+        return None
+
     def _checkpoint_path(self, run_id: str) -> Path:
         return _settings.subdir("runs") / run_id / "checkpoint.pt"
 
-    def _restore(self, run_id: str, model, optimizer) -> tuple[int, Path]:
+    def _restore(self, run_id: str, model, optimizer, scheduler) -> tuple[int, Path]:
         """Load the run's checkpoint when resuming; returns the first epoch to train and the checkpoint path."""
         path = self._checkpoint_path(run_id)
         if not (self._resume_id and path.exists()):
@@ -228,6 +242,8 @@ class Trainer:
         self.store.rewind(run_id, after_epoch=int(state["epoch"]))
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
+        if scheduler is not None and state.get("scheduler"):
+            scheduler.load_state_dict(state["scheduler"])
         set_rng_state(state["rng"])
         self.console.print(f"resuming {run_id} after epoch {state['epoch']} / 从第 {state['epoch']} 轮之后继续")
         return int(state["epoch"]) + 1, path
