@@ -13,7 +13,7 @@ import yaml
 from tests.conftest import REPO
 
 CONFIG = {"data": {"name": "digits"}, "model": {"name": "lenet5", "args": {"activation": "relu"}},
-          "optim": {"name": "sgd", "lr": 0.05, "momentum": 0.9},
+          "optim": {"name": "sgd", "lr": 0.05, "momentum": 0.9, "schedule": "cosine"},
           # batch_size 4 makes an epoch last long enough to be killed in the middle of one
           "train": {"epochs": 5, "batch_size": 4, "seed": 3}}
 
