@@ -60,6 +60,8 @@ _CATALOG: dict[str, tuple[str, str]] = {
     "runs.list_help": ("List recent runs.", "列出最近的运行。"),
     "runs.show_help": ("Show one run: config, metrics, artifacts.", "查看一次运行：配置、指标、产物。"),
     "runs.none": ("No runs yet. Try:  shendu demo", "还没有运行记录。试试：  shendu demo"),
+    "zoo.help": ("Browse the model zoo: list models, show a model's layers, shapes, params and graph.",
+                 "浏览模型库：列出模型，查看模型的层、形状、参数量和计算图。"),
     "error": ("error", "错误"),
     "col.name": ("name", "名称"),
     "col.modality": ("modality", "模态"),

@@ -6,24 +6,55 @@ from shendu.errors import BadInputError, UnknownNameError
 from shendu.models import MODELS, create_model, list_models
 
 SIZES = [(1, 8), (1, 28), (3, 32)]
+IMAGE_MODELS = [n for n in MODELS.names() if MODELS.meta(n).get("modality", "image") == "image"]
+TEXT_MODELS = [n for n in MODELS.names() if MODELS.meta(n).get("modality") == "text"]
 
 
-@pytest.mark.parametrize("name", MODELS.names())
+def _image_case(name: str, channels: int, size: int) -> tuple[dict, torch.Tensor]:
+    size = max(size, MODELS.meta(name).get("min_size", 1))  # e.g. VGG's five poolings need 32 px
+    return {"num_classes": 7, "in_channels": channels, "input_size": size}, torch.randn(2, channels, size, size)
+
+
+def _logits(out):
+    """Models with auxiliary heads (GoogLeNet) return (main, aux…) in training mode."""
+    return out[0] if isinstance(out, (tuple, list)) else out
+
+
+@pytest.mark.parametrize("name", IMAGE_MODELS)
 @pytest.mark.parametrize("channels,size", SIZES)
 def test_forward_backward_shape_and_finite(name, channels, size, seed):
-    model = create_model(name, num_classes=7, in_channels=channels, input_size=size)
-    x = torch.randn(3, channels, size, size)
+    kwargs, x = _image_case(name, channels, size)
+    model = create_model(name, **kwargs)
     out = model(x)
-    assert out.shape == (3, 7)
-    assert torch.isfinite(out).all()
-    out.sum().backward()
-    grads = [p.grad for p in model.parameters()]
-    assert all(g is not None and torch.isfinite(g).all() for g in grads)
+    total = sum(o.sum() for o in out) if isinstance(out, (tuple, list)) else out.sum()
+    assert _logits(out).shape == (2, 7)
+    assert torch.isfinite(_logits(out)).all()
+    total.backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters() if p.requires_grad)
+    model.eval()
+    with torch.no_grad():
+        assert model(x).shape == (2, 7)  # eval mode: main logits only
+
+
+@pytest.mark.parametrize("name", TEXT_MODELS)
+def test_text_models_forward_backward(name, seed):
+    model = create_model(name, num_classes=3, vocab_size=50)
+    tokens = torch.randint(1, 50, (4, 12))  # (B, L) token ids; 0 is padding
+    out = model(tokens)
+    assert _logits(out).shape == (4, 3) and torch.isfinite(_logits(out)).all()
+    _logits(out).sum().backward()
 
 
 @pytest.mark.parametrize("name", MODELS.names())
-def test_rebuild_from_recorded_args_gives_same_state_shapes(name):
-    kwargs = {"num_classes": 4, "in_channels": 1, "input_size": 28}
+def test_config_round_trip_rebuilds_the_same_architecture(name):
+    from shendu.config import ExperimentConfig
+
+    config = ExperimentConfig.from_dict({"model": {"name": name}})
+    assert ExperimentConfig.from_dict(config.to_dict()) == config
+    if MODELS.meta(name).get("modality") == "text":
+        kwargs = {"num_classes": 4, "vocab_size": 30}
+    else:
+        kwargs = _image_case(name, 1, 28)[0]
     first, second = create_model(name, **kwargs), create_model(name, **kwargs)
     assert {k: v.shape for k, v in first.state_dict().items()} == {k: v.shape for k, v in second.state_dict().items()}
 

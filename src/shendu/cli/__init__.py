@@ -10,7 +10,7 @@ import typer
 from typer.exceptions import TyperException
 from rich.console import Console
 
-from shendu.cli import data, demo, eval as eval_cmd, predict, runs, train
+from shendu.cli import data, demo, eval as eval_cmd, predict, runs, train, zoo
 from shendu.errors import ShenduError
 from shendu.i18n import both, t
 
@@ -20,6 +20,7 @@ for module in (demo, train, eval_cmd, predict):
     module.register(app)
 app.add_typer(data.app, name="data", help=both("data.help"))
 app.add_typer(runs.app, name="runs", help=both("runs.help"))
+app.add_typer(zoo.app, name="zoo", help=both("zoo.help"))
 
 
 def main(argv: list[str] | None = None) -> int:
