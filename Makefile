@@ -26,8 +26,9 @@ $(STAMP): pyproject.toml | $(PY)
 demo: $(STAMP)
 	$(VENV)/bin/shendu demo
 
+# tools/with-services.sh starts a throwaway PostgreSQL when it can (as root); otherwise those tests skip.
 test: $(STAMP)
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	tools/with-services.sh $(PY) -m pytest -q $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
