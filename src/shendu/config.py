@@ -15,7 +15,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from shendu._registry import nearest
 from shendu.errors import ConfigError
 
-OPTIMIZER_NAMES = ("sgd", "adam")
 
 
 class _Section(BaseModel):
@@ -40,16 +39,51 @@ class ModelConfig(_Section):
 
 
 class OptimConfig(_Section):
-    """The optimizer (the [training] issue widens the choice)."""
+    """Optimizer, learning-rate schedule and gradient clipping."""
 
-    name: Literal["sgd", "adam"] = "adam"
+    name: Literal["sgd", "adam", "adamw", "rmsprop", "adagrad"] = "adam"
     lr: float = Field(1e-3, gt=0.0, le=10.0)
     momentum: float = Field(0.9, ge=0.0, lt=1.0)
     nesterov: bool = False
+    beta1: float = Field(0.9, ge=0.0, lt=1.0)
+    beta2: float = Field(0.999, ge=0.0, lt=1.0)
+    alpha: float = Field(0.99, gt=0.0, lt=1.0)
     weight_decay: float = Field(0.0, ge=0.0)
-    schedule: Literal["none", "cosine", "step"] = "none"
+    schedule: Literal["none", "cosine", "step", "onecycle"] = "none"
+    warmup_epochs: float = Field(0.0, ge=0.0)
     step_epochs: int = Field(1, ge=1)
     gamma: float = Field(0.1, gt=0.0, le=1.0)
+    clip_norm: float | None = Field(None, gt=0.0)
+    clip_value: float | None = Field(None, gt=0.0)
+
+
+class RegularizeConfig(_Section):
+    """Regularization beyond weight decay: L1, dropout override, label smoothing, Gaussian noise."""
+
+    l1: float = Field(0.0, ge=0.0)
+    dropout: float | None = Field(None, ge=0.0, lt=1.0)
+    label_smoothing: float = Field(0.0, ge=0.0, lt=1.0)
+    noise_input: float = Field(0.0, ge=0.0)
+    noise_hidden: float = Field(0.0, ge=0.0)
+    noise_layers: list[str] = Field(default_factory=list)
+    noise_weights: float = Field(0.0, ge=0.0)
+
+
+class AugmentConfig(_Section):
+    """Per-batch, per-sample data augmentation on tensors (training only)."""
+
+    crop_padding: int = Field(0, ge=0, le=64)
+    flip: bool = False
+    rotation: float = Field(0.0, ge=0.0, le=180.0)
+    color_jitter: float = Field(0.0, ge=0.0, le=1.0)
+
+
+class EarlyStopConfig(_Section):
+    """Stop when `metric` has not improved by `min_delta` for `patience` epochs (patience 0 = off)."""
+
+    metric: str = "val_loss"
+    patience: int = Field(0, ge=0)
+    min_delta: float = Field(0.0, ge=0.0)
 
 
 class TrainConfig(_Section):
@@ -62,6 +96,11 @@ class TrainConfig(_Section):
     device: str = "auto"
     checkpoint: bool = True
     log_every: int = Field(50, ge=1)
+    precision: Literal["fp32", "bf16", "fp16", "auto"] = "fp32"
+    channels_last: Literal["auto", "on", "off"] = "off"
+    compile: bool = False
+    deterministic: bool = False
+    early_stop: EarlyStopConfig = Field(default_factory=EarlyStopConfig)
 
     @field_validator("device")
     @classmethod
@@ -85,6 +124,8 @@ class ExperimentConfig(_Section):
     data: DataConfig = Field(default_factory=DataConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     optim: OptimConfig = Field(default_factory=OptimConfig)
+    regularize: RegularizeConfig = Field(default_factory=RegularizeConfig)
+    augment: AugmentConfig = Field(default_factory=AugmentConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     track: TrackConfig = Field(default_factory=TrackConfig)
 

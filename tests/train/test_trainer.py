@@ -49,7 +49,7 @@ def test_nan_loss_stops_with_a_clear_message_and_keeps_last_checkpoint(monkeypat
 
     from torch.nn import functional as F
 
-    from shendu.train import _trainer
+    from shendu.train import _loop
     from shendu.train._checkpoint import load_checkpoint
 
     calls = {"n": 0}
@@ -59,7 +59,7 @@ def test_nan_loss_stops_with_a_clear_message_and_keeps_last_checkpoint(monkeypat
         loss = F.cross_entropy(logits, target, *args, **kwargs)
         return loss * float("nan") if calls["n"] > 100 else loss
 
-    monkeypatch.setattr(_trainer, "F", SimpleNamespace(cross_entropy=diverging))
+    monkeypatch.setattr(_loop, "F", SimpleNamespace(cross_entropy=diverging))
     config = {**QUICK, "train": {"epochs": 3, "batch_size": 16}}  # 90 steps per epoch
     trainer = Trainer(config, progress=False)
     with pytest.raises(TrainingDivergedError) as info:

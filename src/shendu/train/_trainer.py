@@ -1,8 +1,9 @@
-"""The Trainer: minibatch SGD/Adam over in-memory tensors, per-epoch validation and checkpoints,
-resume after a crash, a clear stop on NaN/Inf loss, and a model package at the end.
+"""The Trainer: minibatch training over in-memory tensors, per-epoch validation and checkpoints,
+resume after a crash, a clear stop on NaN/Inf loss, early stopping, and a model package at the end.
 
 Batches are gathered by indexing the preprocessed tensors with a shuffled index (no per-sample
 Python, no DataLoader workers): for datasets that fit in memory this is the fastest path on CPU.
+The step itself (precision, augmentation, regularizers, clipping) lives in `_loop.py`.
 """
 from __future__ import annotations
 
@@ -14,19 +15,25 @@ from typing import Any
 
 import torch
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from torch.nn import functional as F
 
 from shendu import _settings
 from shendu.config import ExperimentConfig
 from shendu.data import ArrayDataset, load_dataset
 from shendu.errors import BadInputError, TrainingDivergedError
 from shendu.i18n import t
-from shendu.models import create_model
+from shendu.models import MODELS, create_model
 from shendu.track import RunStore, open_store
+from shendu.train import _distributed as ddp
+from shendu.train import _regularize
+from shendu.train._augment import BatchAugment
 from shendu.train._checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from shendu.train._metrics import MetricSums, evaluate
+from shendu.train._early_stop import EarlyStopping
+from shendu.train._loop import Loop, NonFiniteLoss
+from shendu.train._metrics import evaluate
+from shendu.train._optim import build_optimizer, build_scheduler
 from shendu.train._preprocess import Preprocessing
+from shendu.train._progress import EpochBar
+from shendu.train._speed import channels_last_helps, resolve_precision
 
 
 @dataclass
@@ -50,10 +57,10 @@ class _Data:
     test: ArrayDataset
 
 
-def resolve_device(name: str) -> torch.device:
-    """"auto" → the first CUDA device when present, else the CPU."""
+def resolve_device(name: str, local_rank: int = 0) -> torch.device:
+    """"auto" → this process's CUDA device when present, else the CPU."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise BadInputError(f"train.device is {name!r} but no CUDA device is visible; use train.device=auto or cpu")
     return torch.device(name)
@@ -68,6 +75,9 @@ class Trainer:
         progress: show a rich progress bar (on stderr, so `--json` output stays clean).
     """
 
+    _resume_id: str | None = None
+    last_run_id: str | None = None
+
     def __init__(self, config: ExperimentConfig | dict | str | Path, store: RunStore | None = None,
                  progress: bool = True) -> None:
         if isinstance(config, (str, Path)):
@@ -75,10 +85,11 @@ class Trainer:
         elif isinstance(config, dict):
             config = ExperimentConfig.from_dict(config)
         self.config = config
-        self.store = store or open_store(config.track.db)
-        self.progress = progress
+        self.dist = ddp.DistInfo.from_env()
+        self.store = (store or open_store(config.track.db)) if self.dist.is_main else None
+        self.progress = progress and self.dist.is_main
         self.console = Console(stderr=True)
-        self.device = resolve_device(config.train.device)
+        self.device = resolve_device(config.train.device, self.dist.local_rank)
 
     @classmethod
     def resume(cls, run_id: str, store: RunStore | None = None, progress: bool = True) -> "Trainer":
@@ -92,97 +103,84 @@ class Trainer:
         trainer._resume_id = record.id
         return trainer
 
-    _resume_id: str | None = None
-
     # -- the run ---------------------------------------------------------------------------------
     def fit(self) -> TrainResult:
         """Train, evaluate on the test split, save the package. Raises on failure after recording it."""
+        ddp.init(self.dist, self.device)
         data = self._load_data()
         run_id = self._start_run(data)
+        self.last_run_id = run_id
         try:
             with _terminate_as_interrupt():
                 return self._fit(run_id, data)
         except BaseException as exc:
             reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"
-            self.store.finish(run_id, "failed", error=reason)
-            self.last_run_id = run_id
+            if self.store:
+                self.store.finish(run_id, "failed", error=reason)
             raise
 
     def _fit(self, run_id: str, data: _Data) -> TrainResult:
         cfg = self.config
-        self.last_run_id = run_id
         prep = Preprocessing.fit(data.train.x)
         x_train, y_train = prep(data.train.x, self.device), data.train.y.to(self.device)
-        x_val = prep(data.val.x, self.device) if data.val is not None else None
-        y_val = data.val.y.to(self.device) if data.val is not None else None
-        num_classes = data.train.info.num_classes
-        torch.manual_seed(cfg.train.seed)  # model initialization is part of the seeded result
-        model = self._build_model(data.train).to(self.device)
-        optimizer = self._build_optimizer(model)
-        scheduler = self._build_scheduler(optimizer, math.ceil(x_train.shape[0] / cfg.train.batch_size))
-        start_epoch, checkpoint = self._restore(run_id, model, optimizer, scheduler)
+        loop = self._build_loop(data, prep, x_train, y_train)
+        stopper = EarlyStopping(cfg.train.early_stop)
+        start_epoch, checkpoint = self._restore(run_id, loop, stopper)
+        x_val = prep(data.val.x, self.device) if data.val is not None and len(data.val) else None
         for epoch in range(start_epoch, cfg.train.epochs + 1):
-            metrics = self._train_epoch(model, optimizer, scheduler, x_train, y_train, num_classes, epoch, run_id)
-            if x_val is not None and len(x_val):
-                metrics.update(evaluate(model, x_val, y_val, num_classes, "val", cfg.train.eval_batch_size))
-            metrics["lr"] = optimizer.param_groups[0]["lr"]
-            self.store.log_metrics(run_id, metrics, epoch=epoch)
-            self._report(epoch, metrics)
-            if cfg.train.checkpoint:
-                save_checkpoint(checkpoint, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                                             "scheduler": scheduler.state_dict() if scheduler else None,
-                                             "epoch": epoch, "rng": rng_state(), "run_id": run_id})
-            self.store.heartbeat(run_id)
-        x_test = prep(data.test.x, self.device)
-        test = evaluate(model, x_test, data.test.y.to(self.device), num_classes, "test", cfg.train.eval_batch_size)
-        self.store.log_metrics(run_id, test, epoch=cfg.train.epochs)
-        package = self._save_package(run_id, model, prep, data, test)
-        self.store.finish(run_id, "completed")
-        summary = self.store.get_run(run_id).summary
-        final = {name: values["final"] for name, values in summary.items()}
-        return TrainResult(run_id, "completed", final, str(package))
+            try:
+                metrics = loop.epoch(x_train, y_train, epoch, self._progress_bar)
+            except NonFiniteLoss as exc:
+                raise self._diverged(exc, epoch, loop, run_id) from None
+            if x_val is not None:
+                metrics.update(self._evaluate(loop, x_val, data.val.y, "val"))
+            metrics["lr"] = loop.optimizer.param_groups[0]["lr"]
+            stop = stopper.update(epoch, metrics)
+            self._end_epoch(run_id, epoch, metrics, loop, stopper, checkpoint)
+            if stop:
+                self._note(run_id, stopper.note(epoch))
+                break
+        test = self._evaluate(loop, prep(data.test.x, self.device), data.test.y, "test")
+        return self._finish(run_id, loop, prep, data, test)
 
-    def _train_epoch(self, model, optimizer, scheduler, x, y, num_classes: int, epoch: int,
-                     run_id: str) -> dict[str, float]:
-        cfg = self.config.train
-        model.train()
-        # The shuffle depends only on (seed, epoch): a resumed run sees exactly the same batches.
-        generator = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch)
-        order = torch.randperm(x.shape[0], generator=generator).to(x.device)
-        sums = MetricSums(num_classes, x.device)
-        steps = math.ceil(x.shape[0] / cfg.batch_size)
-        check_every = 1 if x.device.type == "cpu" else cfg.log_every  # a GPU sync per step costs speed
-        with self._progress_bar(steps, epoch) as advance:
-            for step in range(steps):
-                index = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
-                xb, yb = x[index], y[index]
-                logits = model(xb)
-                loss = F.cross_entropy(logits, yb)
-                if step % check_every == 0 or step == steps - 1:
-                    self._check_finite(loss, epoch, step, optimizer, run_id)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                if scheduler is not None:
-                    scheduler.step()
-                sums.update(logits.detach(), yb, loss.detach() * yb.numel())
-                advance(step, loss)
-        metrics = sums.result("train")
-        if not math.isfinite(metrics["train_loss"]):
-            self._check_finite(torch.tensor(metrics["train_loss"]), epoch, steps - 1, optimizer, run_id)
-        return metrics
-
-    def _check_finite(self, loss: torch.Tensor, epoch: int, step: int, optimizer, run_id: str) -> None:
-        value = loss.item()
-        if math.isfinite(value):
+    def _end_epoch(self, run_id: str, epoch: int, metrics: dict[str, float], loop: Loop, stopper: EarlyStopping,
+                   checkpoint: Path) -> None:
+        if not self.dist.is_main:
             return
+        self.store.log_metrics(run_id, metrics, epoch=epoch)
+        self._report(epoch, metrics)
+        if self.config.train.checkpoint:
+            save_checkpoint(checkpoint, {
+                "model": loop.module.state_dict(), "optimizer": loop.optimizer.state_dict(),
+                "scheduler": loop.scheduler.state_dict() if loop.scheduler else None,
+                "scaler": loop.scaler.state_dict() if loop.scaler else None, "early_stop": stopper.state_dict(),
+                "channels_last": loop.channels_last, "epoch": epoch, "rng": rng_state(), "run_id": run_id})
+        self.store.heartbeat(run_id)
+
+    def _finish(self, run_id: str, loop: Loop, prep: Preprocessing, data: _Data,
+                test: dict[str, float]) -> TrainResult:
+        if not self.dist.is_main:
+            ddp.barrier(self.dist)
+            return TrainResult(run_id, "completed", test, None)
+        self.store.log_metrics(run_id, test, epoch=self.config.train.epochs)
+        package = self._save_package(run_id, loop.module, prep, data)
+        self.store.finish(run_id, "completed")
+        ddp.barrier(self.dist)
+        summary = self.store.get_run(run_id).summary
+        return TrainResult(run_id, "completed", {name: v["final"] for name, v in summary.items()}, str(package))
+
+    def _evaluate(self, loop: Loop, x: torch.Tensor, y: torch.Tensor, prefix: str) -> dict[str, float]:
+        return evaluate(loop.module, x, y.to(self.device), loop.num_classes, prefix,
+                        self.config.train.eval_batch_size, lambda: loop.precision.autocast(self.device), self.dist)
+
+    def _diverged(self, exc: NonFiniteLoss, epoch: int, loop: Loop, run_id: str) -> TrainingDivergedError:
         checkpoint = self._checkpoint_path(run_id)
         kept = (f"the last good checkpoint (epoch {epoch - 1}) is kept at {checkpoint}"
                 if checkpoint.exists() else "no checkpoint was written before this epoch")
-        raise TrainingDivergedError(
-            f"loss became {value} at epoch {epoch}, step {step + 1} (optim.lr={optimizer.param_groups[0]['lr']:g}); "
-            f"training stopped and {kept}. Try a smaller optim.lr, gradient clipping, or check the inputs for NaN."
-        )
+        return TrainingDivergedError(
+            f"loss became {exc.value} at epoch {epoch}, step {exc.step + 1} "
+            f"(optim.lr={loop.optimizer.param_groups[0]['lr']:g}); training stopped and {kept}. "
+            "Try a smaller optim.lr, gradient clipping, or check the inputs for NaN.")
 
     # -- pieces ------------------------------------------------------------------------------------
     def _load_data(self) -> _Data:
@@ -190,71 +188,107 @@ class Trainer:
         kwargs = dict(val_fraction=d.val_fraction, seed=d.split_seed, mirror=d.mirror, download=d.download,
                       progress=self.progress)
         train = load_dataset(d.name, "train", **kwargs)
+        if MODELS.meta(self.config.model.name).get("modality", "image") != train.info.modality:
+            raise BadInputError(f"model {self.config.model.name!r} takes {MODELS.meta(self.config.model.name)['modality']} "
+                                f"input but dataset {d.name!r} is {train.info.modality}; pick a matching model.name")
         val = load_dataset(d.name, "val", **kwargs) if d.val_fraction > 0 else None
         test = load_dataset(d.name, "test", **kwargs)
         return _Data(train, val, test)
 
     def _start_run(self, data: _Data) -> str:
+        if not self.dist.is_main:
+            return self._resume_id or "(rank > 0)"
         cfg = self.config
-        notes = list(dict.fromkeys(data.train.notes + data.test.notes))
         if self._resume_id:
             self.store.claim(self._resume_id)
             return self._resume_id
+        notes = list(dict.fromkeys(data.train.notes + data.test.notes))
         run_id = self.store.create_run(config=cfg.to_dict(), seed=cfg.train.seed, model=cfg.model.name,
                                        dataset=cfg.data.name, name=cfg.track.name, notes=notes)
         self.store.add_notes(run_id, [_split_note(data.train.split_record)])
+        if self.dist.enabled:
+            self.store.add_notes(run_id, [f"distributed: {self.dist.world_size} processes (DDP)"])
         return run_id
 
-    def _build_model(self, train: ArrayDataset) -> torch.nn.Module:
-        channels, height, _ = train.info.input_shape
-        return create_model(self.config.model.name, num_classes=train.info.num_classes, in_channels=channels,
-                            input_size=height, **self.config.model.args)
+    def _build_loop(self, data: _Data, prep: Preprocessing, x: torch.Tensor, y: torch.Tensor) -> Loop:
+        cfg = self.config
+        torch.manual_seed(cfg.train.seed)  # model initialization is part of the seeded result
+        if cfg.train.deterministic:
+            torch.use_deterministic_algorithms(True, warn_only=True)
+            torch.backends.cudnn.benchmark = False
+        channels, height, _ = data.train.info.input_shape
+        module = create_model(cfg.model.name, num_classes=data.train.info.num_classes, in_channels=channels,
+                              input_size=height, **cfg.model.args).to(self.device)
+        _regularize.apply(module, cfg.regularize)
+        optimizer = build_optimizer(module, cfg.optim)
+        steps = math.ceil(x.shape[0] / cfg.train.batch_size)
+        scheduler = build_scheduler(optimizer, cfg.optim, cfg.train.epochs, steps)
+        precision = resolve_precision(cfg.train.precision, self.device)
+        augment = BatchAugment(cfg.augment, prep)
+        loop = Loop(cfg, module, module, optimizer, scheduler, precision, augment if augment.active else None,
+                    data.train.info.num_classes, self.dist)
+        if precision.scaler:
+            loop.scaler = torch.amp.GradScaler("cuda")
+        loop.channels_last = self._channels_last(module, x, y, precision)
+        if loop.channels_last:
+            module.to(memory_format=torch.channels_last)
+        loop.model = self._wrap(module)
+        return loop
 
-    def _build_optimizer(self, model: torch.nn.Module) -> torch.optim.Optimizer:
-        o = self.config.optim
-        if o.name == "sgd":
-            return torch.optim.SGD(model.parameters(), lr=o.lr, momentum=o.momentum, nesterov=o.nesterov,
-                                   weight_decay=o.weight_decay)
-        return torch.optim.Adam(model.parameters(), lr=o.lr, weight_decay=o.weight_decay)
+    def _channels_last(self, module, x, y, precision) -> bool:
+        mode = self.config.train.channels_last
+        if mode != "auto":
+            return mode == "on"
+        state = torch.get_rng_state()  # the probe must not shift the seeded random stream
+        batch = min(self.config.train.batch_size, x.shape[0])
+        helps = channels_last_helps(module, x[:batch], y[:batch], precision)
+        torch.set_rng_state(state)
+        return helps
 
-    def _build_scheduler(self, optimizer, steps_per_epoch: int):
-        """Per-step learning-rate schedule (None for a constant rate)."""
-        o, total = self.config.optim, self.config.train.epochs * steps_per_epoch
-        if o.schedule == "cosine":
-            return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total)
-        if o.schedule == "step":
-            return torch.optim.lr_scheduler.StepLR(optimizer, step_size=o.step_epochs * steps_per_epoch, gamma=o.gamma)
-        return None
+    def _wrap(self, module: torch.nn.Module) -> torch.nn.Module:
+        model = module
+        if self.dist.enabled:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            model = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
+        if self.config.train.compile:
+            model = torch.compile(model)
+        return model
 
     def _checkpoint_path(self, run_id: str) -> Path:
         return _settings.subdir("runs") / run_id / "checkpoint.pt"
 
-    def _restore(self, run_id: str, model, optimizer, scheduler) -> tuple[int, Path]:
+    def _restore(self, run_id: str, loop: Loop, stopper: EarlyStopping) -> tuple[int, Path]:
         """Load the run's checkpoint when resuming; returns the first epoch to train and the checkpoint path."""
         path = self._checkpoint_path(run_id)
         if not (self._resume_id and path.exists()):
-            if self._resume_id:
+            if self.store and self._resume_id:
                 self.store.rewind(run_id, after_epoch=0)  # killed before its first checkpoint: start over
-            elif self.config.train.checkpoint:
+            elif self.store and self.config.train.checkpoint:
                 self.store.add_artifact(run_id, "checkpoint", str(path))
             return 1, path
         state = load_checkpoint(path)
-        self.store.rewind(run_id, after_epoch=int(state["epoch"]))
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        if scheduler is not None and state.get("scheduler"):
-            scheduler.load_state_dict(state["scheduler"])
+        loop.module.load_state_dict(state["model"])
+        loop.optimizer.load_state_dict(state["optimizer"])
+        if loop.scheduler is not None and state.get("scheduler"):
+            loop.scheduler.load_state_dict(state["scheduler"])
+        if loop.scaler is not None and state.get("scaler"):
+            loop.scaler.load_state_dict(state["scaler"])
+        stopper.load_state_dict(state.get("early_stop") or {})
         set_rng_state(state["rng"])
-        self.console.print(f"resuming {run_id} after epoch {state['epoch']} / 从第 {state['epoch']} 轮之后继续")
+        if self.store:
+            self.store.rewind(run_id, after_epoch=int(state["epoch"]))
+            self.console.print(f"resuming {run_id} after epoch {state['epoch']} / 从第 {state['epoch']} 轮之后继续")
         return int(state["epoch"]) + 1, path
 
-    def _save_package(self, run_id: str, model, prep: Preprocessing, data: _Data, test: dict[str, float]) -> Path:
+    def _save_package(self, run_id: str, module: torch.nn.Module, prep: Preprocessing, data: _Data) -> Path:
         from shendu.hub import save_package
 
         cfg = self.config
         channels, height, _ = data.train.info.input_shape
+        freeze = MODELS.meta(cfg.model.name).get("freeze_args")
+        args = freeze(dict(cfg.model.args)) if callable(freeze) else cfg.model.args
         path = _settings.subdir("packages") / run_id
-        save_package(path, model, model_name=cfg.model.name, model_args=cfg.model.args,
+        save_package(path, module, model_name=cfg.model.name, model_args=args,
                      num_classes=data.train.info.num_classes, in_channels=channels, input_size=height,
                      preprocessing=prep, classes=list(data.train.info.classes),
                      metrics=self.store.get_run(run_id).summary, config=cfg.to_dict(), run_id=run_id,
@@ -262,6 +296,12 @@ class Trainer:
         self.store.set_package(run_id, str(path))
         self.store.add_artifact(run_id, "package", str(path))
         return path
+
+    def _note(self, run_id: str, note: str) -> None:
+        if self.store:
+            self.store.add_notes(run_id, [note])
+        if self.progress:
+            self.console.print(note)
 
     def _report(self, epoch: int, metrics: dict[str, float]) -> None:
         if not self.progress:
@@ -271,9 +311,9 @@ class Trainer:
         self.console.print(f"[bold]{t('train.epoch', epoch=epoch, epochs=self.config.train.epochs)}[/]  {shown}",
                            soft_wrap=True)
 
-    def _progress_bar(self, steps: int, epoch: int):
-        return _EpochBar(self.console, steps, t("train.epoch", epoch=epoch, epochs=self.config.train.epochs),
-                         enabled=self.progress)
+    def _progress_bar(self, steps: int, epoch: int) -> EpochBar:
+        return EpochBar(self.console, steps, t("train.epoch", epoch=epoch, epochs=self.config.train.epochs),
+                        enabled=self.progress)
 
 
 def _split_note(record: dict[str, Any]) -> str:
@@ -282,30 +322,6 @@ def _split_note(record: dict[str, Any]) -> str:
     shown = " / ".join(f"{counts[k]:,}" for k in ("train", "val", "test") if k in counts)
     return (f"split: {record.get('scheme', '?')}, val {record.get('val_fraction', 0):.0%} seed {record.get('seed')}"
             f" — train / val / test = {shown}")
-
-
-class _EpochBar:
-    """A rich progress bar over one epoch's steps; refreshes the loss every few steps, not every step."""
-
-    def __init__(self, console: Console, steps: int, label: str, enabled: bool) -> None:
-        self.enabled, self.steps, self.label = enabled, steps, label
-        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("loss {task.fields[loss]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-                                 console=console, transient=True, disable=not enabled)
-
-    def __enter__(self):
-        self.progress.__enter__()
-        self.task = self.progress.add_task(self.label, total=self.steps, loss="…")
-        every = max(1, self.steps // 50)
-
-        def advance(step: int, loss: torch.Tensor) -> None:
-            if self.enabled and (step % every == 0 or step == self.steps - 1):
-                self.progress.update(self.task, completed=step + 1, loss=f"{loss.item():.4f}")
-
-        return advance
-
-    def __exit__(self, *exc) -> None:
-        self.progress.__exit__(*exc)
 
 
 class _terminate_as_interrupt:
