@@ -33,6 +33,10 @@ _CATALOG: dict[str, tuple[str, str]] = {
         "Continue a killed or failed run from its last checkpoint.",
         "从最近的检查点继续一个被中断或失败的运行。",
     ),
+    "train.nproc_help": (
+        "Processes for PyTorch DDP through torchrun (gloo on CPU, NCCL on GPU).",
+        "通过 torchrun 启动的 PyTorch DDP 进程数（CPU 用 gloo，GPU 用 NCCL）。",
+    ),
     "json_help": (
         "Print one JSON object as the last line (for scripts).",
         "最后一行输出一个 JSON 对象（供脚本使用）。",

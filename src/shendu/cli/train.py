@@ -1,6 +1,7 @@
-"""`shendu train CONFIG [--set k=v]... [--resume RUN] [--json]`."""
+"""`shendu train CONFIG [--set k=v]... [--resume RUN] [--nproc N] [--json]`."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Optional
 
@@ -18,12 +19,24 @@ def register(app: typer.Typer) -> None:
         set_: list[str] = typer.Option([], "--set", help=both("train.set_help")),
         resume: Optional[str] = typer.Option(None, "--resume", help=both("train.resume_help")),
         json_out: bool = typer.Option(False, "--json", help=both("json_help")),
+        nproc: int = typer.Option(1, "--nproc", min=1, help=both("train.nproc_help")),
+        nnodes: int = typer.Option(1, "--nnodes", min=1, help="nodes (torchrun) / 节点数"),
+        rdzv_endpoint: Optional[str] = typer.Option(None, "--rdzv-endpoint", help="HOST:PORT (torchrun)"),
+        node_rank: Optional[int] = typer.Option(None, "--node-rank", help="this node's rank / 本节点序号"),
     ) -> None:
         from shendu.config import ExperimentConfig
         from shendu.train import Trainer
+        from shendu.train._launch import launch, under_torchrun
 
         if config is None and resume is None:
             raise typer.BadParameter("give a CONFIG file or --resume RUN / 请提供配置文件或 --resume RUN")
+        if (nproc > 1 or nnodes > 1) and not under_torchrun():
+            if config is not None:
+                ExperimentConfig.load(config, set_)  # fail fast, before starting N processes
+            args = ["train"] + ([str(config)] if config else []) + [a for kv in set_ for a in ("--set", kv)]
+            args += (["--resume", resume] if resume else []) + (["--json"] if json_out else [])
+            raise typer.Exit(launch(args, nproc, nnodes, rdzv_endpoint, node_rank))
+        quiet = os.environ.get("RANK", "0") != "0"  # under torchrun only rank 0 reports
         trainer = None
         try:
             if resume:
@@ -31,6 +44,8 @@ def register(app: typer.Typer) -> None:
             else:
                 trainer = Trainer(ExperimentConfig.load(config, set_), progress=not json_out)
             result = trainer.fit()
+            if quiet:
+                return
         except ShenduError as exc:
             run_id = getattr(trainer, "last_run_id", None)
             if json_out:

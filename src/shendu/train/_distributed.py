@@ -61,3 +61,9 @@ def all_finite(loss: torch.Tensor, info: DistInfo) -> bool:
 def barrier(info: DistInfo) -> None:
     if info.enabled:
         dist.barrier()
+
+
+def shutdown(info: DistInfo) -> None:
+    """Leave the process group (torchrun warns about leaked groups otherwise)."""
+    if info.enabled and dist.is_initialized():
+        dist.destroy_process_group()

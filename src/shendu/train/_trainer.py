@@ -118,6 +118,8 @@ class Trainer:
             if self.store:
                 self.store.finish(run_id, "failed", error=reason)
             raise
+        finally:
+            ddp.shutdown(self.dist)
 
     def _fit(self, run_id: str, data: _Data) -> TrainResult:
         cfg = self.config
