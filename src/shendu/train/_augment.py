@@ -72,9 +72,12 @@ def random_flip(x: torch.Tensor) -> torch.Tensor:
 
 def random_rotation(x: torch.Tensor, degrees: float) -> torch.Tensor:
     """Rotate each sample by an angle drawn uniformly from [-degrees, degrees] (zeros fill the corners)."""
+    h, w = x.shape[2:]
     angle = _uniform(x.shape[0], -degrees, degrees, x.device) * (math.pi / 180)
     cos, sin, zero = angle.cos(), angle.sin(), torch.zeros_like(angle)
-    theta = torch.stack([torch.stack([cos, -sin, zero], 1), torch.stack([sin, cos, zero], 1)], 1)  # (B, 2, 3)
+    # affine_grid's coordinates span [-1, 1] on both axes: rescale so an H≠W image turns without shearing
+    theta = torch.stack([torch.stack([cos, -sin * (h / w), zero], 1),
+                         torch.stack([sin * (w / h), cos, zero], 1)], 1)  # (B, 2, 3)
     grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 

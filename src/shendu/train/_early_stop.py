@@ -33,8 +33,9 @@ class EarlyStopping:
         return self.bad_epochs >= self.config.patience
 
     def note(self, epoch: int) -> str:
-        return (f"early stop after epoch {epoch}: {self.config.metric} did not improve for {self.config.patience} "
-                f"epochs (best {self.best:.4f} at epoch {self.best_epoch})")
+        patience = self.config.patience
+        return (f"early stop after epoch {epoch}: {self.config.metric} did not improve for {patience} "
+                f"epoch{'' if patience == 1 else 's'} (best {self.best:.4f} at epoch {self.best_epoch})")
 
     def state_dict(self) -> dict[str, Any]:
         return {"best": self.best, "best_epoch": self.best_epoch, "bad_epochs": self.bad_epochs}

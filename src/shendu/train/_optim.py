@@ -15,9 +15,19 @@ from torch.optim.lr_scheduler import LambdaLR, LRScheduler
 
 from shendu._registry import Registry
 from shendu.config import OptimConfig
+from shendu.errors import BadInputError
 
 OPTIMIZERS: Registry[Callable[[list[dict], OptimConfig], torch.optim.Optimizer]] = Registry("optimizer")
-OPTIMIZERS.add("sgd", lambda groups, o: torch.optim.SGD(groups, lr=o.lr, momentum=o.momentum, nesterov=o.nesterov))
+
+
+def _sgd(groups: list[dict], o: OptimConfig) -> torch.optim.Optimizer:
+    if o.nesterov and o.momentum == 0:  # torch would raise a bare ValueError deep in the trainer
+        raise BadInputError("optim.nesterov is true but optim.momentum is 0; Nesterov needs momentum "
+                            "(set optim.momentum, e.g. 0.9, or optim.nesterov=false)")
+    return torch.optim.SGD(groups, lr=o.lr, momentum=o.momentum, nesterov=o.nesterov)
+
+
+OPTIMIZERS.add("sgd", _sgd)
 OPTIMIZERS.add("adam", lambda groups, o: torch.optim.Adam(groups, lr=o.lr, betas=(o.beta1, o.beta2)))
 OPTIMIZERS.add("adamw", lambda groups, o: torch.optim.AdamW(groups, lr=o.lr, betas=(o.beta1, o.beta2)))
 OPTIMIZERS.add("rmsprop", lambda groups, o: torch.optim.RMSprop(groups, lr=o.lr, momentum=o.momentum, alpha=o.alpha))

@@ -32,9 +32,11 @@ def bf16_supported(device: torch.device) -> bool:
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
     if device.type == "cpu":
+        # Native bf16 units only (AVX512-BF16 or AMX): oneDNN's own check is also true on plain AVX-512,
+        # where bf16 is emulated and slower than fp32.
         try:
-            return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-        except (AttributeError, RuntimeError):
+            return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+        except AttributeError:
             return False
     return False
 
@@ -58,8 +60,19 @@ def channels_last_helps(model: nn.Module, x: torch.Tensor, y: torch.Tensor, prec
     """Time a few training steps in both memory formats on a copy of the model and keep the faster one."""
     if not any(isinstance(m, nn.Conv2d) for m in model.modules()) or x.dim() != 4:
         return False
-    timings = {}
     state = {k: v.clone() for k, v in model.state_dict().items()}
+    devices = [x.device] if x.device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):  # dropout in the probe must not shift the seeded stream
+        timings = _time_formats(model, x, y, precision, repeats)
+    model.load_state_dict(state)
+    model.to(memory_format=torch.contiguous_format)
+    return timings[True] < 0.9 * timings[False]  # switch only for a clear win
+
+
+def _time_formats(model: nn.Module, x: torch.Tensor, y: torch.Tensor, precision: Precision,
+                  repeats: int) -> dict[bool, float]:
+    """Best-of-`repeats` seconds of one training step (forward + backward), keyed by channels_last."""
+    timings = {}
     for channels_last in (False, True):
         fmt = torch.channels_last if channels_last else torch.contiguous_format
         model.to(memory_format=fmt)
@@ -74,6 +87,4 @@ def channels_last_helps(model: nn.Module, x: torch.Tensor, y: torch.Tensor, prec
             model.zero_grad(set_to_none=True)
             best = min(best, time.perf_counter() - start)
         timings[channels_last] = best
-    model.load_state_dict(state)
-    model.to(memory_format=torch.contiguous_format)
-    return timings[True] < 0.9 * timings[False]  # switch only for a clear win
+    return timings

@@ -129,6 +129,7 @@ class Trainer:
         stopper = EarlyStopping(cfg.train.early_stop)
         start_epoch, checkpoint = self._restore(run_id, loop, stopper)
         x_val = prep(data.val.x, self.device) if data.val is not None and len(data.val) else None
+        epoch = start_epoch - 1
         for epoch in range(start_epoch, cfg.train.epochs + 1):
             try:
                 metrics = loop.epoch(x_train, y_train, epoch, self._progress_bar)
@@ -143,7 +144,7 @@ class Trainer:
                 self._note(run_id, stopper.note(epoch))
                 break
         test = self._evaluate(loop, prep(data.test.x, self.device), data.test.y, "test")
-        return self._finish(run_id, loop, prep, data, test)
+        return self._finish(run_id, loop, prep, data, test, last_epoch=epoch)
 
     def _end_epoch(self, run_id: str, epoch: int, metrics: dict[str, float], loop: Loop, stopper: EarlyStopping,
                    checkpoint: Path) -> None:
@@ -159,12 +160,12 @@ class Trainer:
                 "channels_last": loop.channels_last, "epoch": epoch, "rng": rng_state(), "run_id": run_id})
         self.store.heartbeat(run_id)
 
-    def _finish(self, run_id: str, loop: Loop, prep: Preprocessing, data: _Data,
-                test: dict[str, float]) -> TrainResult:
+    def _finish(self, run_id: str, loop: Loop, prep: Preprocessing, data: _Data, test: dict[str, float],
+                last_epoch: int) -> TrainResult:
         if not self.dist.is_main:
             ddp.barrier(self.dist)
             return TrainResult(run_id, "completed", test, None)
-        self.store.log_metrics(run_id, test, epoch=self.config.train.epochs)
+        self.store.log_metrics(run_id, test, epoch=last_epoch)  # early stopping may end before train.epochs
         package = self._save_package(run_id, loop.module, prep, data)
         self.store.finish(run_id, "completed")
         ddp.barrier(self.dist)
