@@ -5,16 +5,7 @@ import torch.nn.functional as F
 from torch.testing import assert_close
 
 from shendu.nn.dense import DenseBlock, DenseLayer, Transition
-
-
-def _randomize_batch_norm(module: torch.nn.Module) -> torch.nn.Module:
-    """Non-trivial statistics and affine parameters, so eval-mode BN is really compared."""
-    with torch.no_grad():
-        for layer in module.modules():
-            if isinstance(layer, torch.nn.BatchNorm2d):
-                layer.running_mean.uniform_(-0.5, 0.5), layer.running_var.uniform_(0.5, 2.0)
-                layer.weight.uniform_(0.5, 1.5), layer.bias.uniform_(-0.5, 0.5)
-    return module.eval()
+from tests._helpers import randomize_batch_norm
 
 
 def bn_relu(x, layer):
@@ -30,7 +21,7 @@ def dense_layer_reference(layer, x):
 
 
 def test_dense_layer_matches_functional_reference(seed):
-    layer = _randomize_batch_norm(DenseLayer(24, growth_rate=8, bn_size=4))
+    layer = randomize_batch_norm(DenseLayer(24, growth_rate=8, bn_size=4))
     x = torch.randn(2, 24, 6, 6)
     with torch.no_grad():
         ours = layer(x)
@@ -39,7 +30,7 @@ def test_dense_layer_matches_functional_reference(seed):
 
 
 def test_dense_block_grows_by_k_per_layer_and_concatenates(seed):
-    block = _randomize_batch_norm(DenseBlock(num_layers=4, in_channels=10, growth_rate=6, bn_size=2))
+    block = randomize_batch_norm(DenseBlock(num_layers=4, in_channels=10, growth_rate=6, bn_size=2))
     x = torch.randn(2, 10, 5, 5)
     with torch.no_grad():
         out = block(x)
@@ -54,7 +45,7 @@ def test_dense_block_grows_by_k_per_layer_and_concatenates(seed):
 
 
 def test_transition_compresses_and_halves_the_side(seed):
-    transition = _randomize_batch_norm(Transition(12, 6))
+    transition = randomize_batch_norm(Transition(12, 6))
     x = torch.randn(2, 12, 7, 7)
     with torch.no_grad():
         ours = transition(x)

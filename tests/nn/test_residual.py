@@ -7,16 +7,7 @@ from torch.testing import assert_close
 
 from shendu.errors import BadInputError
 from shendu.nn.residual import BasicBlock, Bottleneck
-
-
-def _randomize_batch_norm(module: torch.nn.Module) -> torch.nn.Module:
-    """Non-trivial statistics and affine parameters, so eval-mode BN is really compared (not x/√(1+ε))."""
-    with torch.no_grad():
-        for layer in module.modules():
-            if isinstance(layer, torch.nn.BatchNorm2d):
-                layer.running_mean.uniform_(-0.5, 0.5), layer.running_var.uniform_(0.5, 2.0)
-                layer.weight.uniform_(0.5, 1.5), layer.bias.uniform_(-0.5, 0.5)
-    return module.eval()
+from tests._helpers import randomize_batch_norm
 
 
 def bn(x, layer):
@@ -59,7 +50,7 @@ BOTTLENECK_CASES = [(64, 16, 1, "B"), (32, 16, 1, "B"), (64, 32, 2, "B"), (32, 1
 
 @pytest.mark.parametrize("cin,channels,stride,option", BASIC_CASES)
 def test_basic_block_matches_functional_reference(cin, channels, stride, option, seed):
-    block = _randomize_batch_norm(BasicBlock(cin, channels, stride, shortcut=option))
+    block = randomize_batch_norm(BasicBlock(cin, channels, stride, shortcut=option))
     x = torch.randn(2, cin, 9, 9)  # odd side: the stride-2 subsampling must match the conv's ⌈9/2⌉ = 5
     with torch.no_grad():
         ours = block(x)
@@ -70,7 +61,7 @@ def test_basic_block_matches_functional_reference(cin, channels, stride, option,
 
 @pytest.mark.parametrize("cin,channels,stride,option", BOTTLENECK_CASES)
 def test_bottleneck_matches_functional_reference(cin, channels, stride, option, seed):
-    block = _randomize_batch_norm(Bottleneck(cin, channels, stride, shortcut=option))
+    block = randomize_batch_norm(Bottleneck(cin, channels, stride, shortcut=option))
     x = torch.randn(2, cin, 8, 8)
     with torch.no_grad():
         ours = block(x)
@@ -84,7 +75,7 @@ def test_bottleneck_matches_functional_reference(cin, channels, stride, option, 
     (Bottleneck, 64, 16, 1, "B"), (Bottleneck, 64, 32, 2, "B"),
 ])
 def test_zeroing_the_last_bn_leaves_relu_of_the_shortcut(block_class, cin, channels, stride, option, seed):
-    block = _randomize_batch_norm(block_class(cin, channels, stride, shortcut=option))
+    block = randomize_batch_norm(block_class(cin, channels, stride, shortcut=option))
     last_bn = block.bn3 if block_class is Bottleneck else block.bn2
     with torch.no_grad():
         last_bn.weight.zero_(), last_bn.bias.zero_()  # the residual branch F(x) is now exactly 0
