@@ -116,6 +116,7 @@ class TrackConfig(_Section):
     db: str | None = None
     name: str | None = None
     tags: list[str] = Field(default_factory=list)
+    callbacks: list[str] = Field(default_factory=list)
 
 
 class ExperimentConfig(_Section):

@@ -99,3 +99,27 @@ def test_nan_in_data_is_caught(monkeypatch):
     monkeypatch.setattr(_trainer.Preprocessing, "__call__", poisoned)
     with pytest.raises(TrainingDivergedError, match="check the inputs for NaN"):
         train(QUICK, progress=False)
+
+
+def test_callbacks_see_every_epoch_and_the_end():
+    from shendu.train import CALLBACKS, Callback
+
+    seen = []
+
+    class Recorder(Callback):
+        def on_run_start(self, trainer, run_id, data):
+            seen.append(("start", len(data.train)))
+
+        def on_epoch_end(self, trainer, run_id, epoch, metrics, loop):
+            seen.append(("epoch", epoch, round(metrics["val_accuracy"], 6)))
+
+        def on_run_end(self, trainer, run_id, metrics, error):
+            seen.append(("end", "test_accuracy" in metrics, error))
+
+    result = Trainer(QUICK, progress=False, callbacks=[Recorder()]).fit()
+    history = open_store().metric_history(result.run_id, "val_accuracy")
+    assert seen == [("start", 1437)] + [("epoch", r["epoch"], round(r["value"], 6)) for r in history] + \
+        [("end", True, None)]
+    with pytest.raises(BadInputError, match="unknown callback 'nope'"):
+        Trainer({**QUICK, "track": {"callbacks": ["nope"]}})
+    assert "nope" not in CALLBACKS

@@ -26,6 +26,7 @@ from shendu.track import RunStore, open_store
 from shendu.train import _distributed as ddp
 from shendu.train import _regularize
 from shendu.train._augment import BatchAugment
+from shendu.train._callbacks import CALLBACKS, Callback
 from shendu.train._checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from shendu.train._early_stop import EarlyStopping
 from shendu.train._loop import Loop, NonFiniteLoss
@@ -79,7 +80,7 @@ class Trainer:
     last_run_id: str | None = None
 
     def __init__(self, config: ExperimentConfig | dict | str | Path, store: RunStore | None = None,
-                 progress: bool = True) -> None:
+                 progress: bool = True, callbacks: list[Callback] | None = None) -> None:
         if isinstance(config, (str, Path)):
             config = ExperimentConfig.load(config)
         elif isinstance(config, dict):
@@ -90,6 +91,8 @@ class Trainer:
         self.progress = progress and self.dist.is_main
         self.console = Console(stderr=True)
         self.device = resolve_device(config.train.device, self.dist.local_rank)
+        named = [CALLBACKS.get(name)() for name in config.track.callbacks]
+        self.callbacks: list[Callback] = (list(callbacks or []) + named) if self.dist.is_main else []
 
     @classmethod
     def resume(cls, run_id: str, store: RunStore | None = None, progress: bool = True) -> "Trainer":
@@ -112,14 +115,18 @@ class Trainer:
         self.last_run_id = run_id
         try:
             with _terminate_as_interrupt():
-                return self._fit(run_id, data)
+                self._call("on_run_start", run_id, data)
+                result = self._fit(run_id, data)
         except BaseException as exc:
             reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"
             if self.store:
                 self.store.finish(run_id, "failed", error=reason)
+            self._call("on_run_end", run_id, {}, exc)
             raise
         finally:
             ddp.shutdown(self.dist)
+        self._call("on_run_end", run_id, result.metrics, None)
+        return result
 
     def _fit(self, run_id: str, data: _Data) -> TrainResult:
         cfg = self.config
@@ -159,6 +166,11 @@ class Trainer:
                 "scaler": loop.scaler.state_dict() if loop.scaler else None, "early_stop": stopper.state_dict(),
                 "channels_last": loop.channels_last, "epoch": epoch, "rng": rng_state(), "run_id": run_id})
         self.store.heartbeat(run_id)
+        self._call("on_epoch_end", run_id, epoch, metrics, loop)
+
+    def _call(self, hook: str, *args: Any) -> None:
+        for callback in self.callbacks:
+            getattr(callback, hook)(self, *args)
 
     def _finish(self, run_id: str, loop: Loop, prep: Preprocessing, data: _Data, test: dict[str, float],
                 last_epoch: int) -> TrainResult:
