@@ -66,6 +66,54 @@ _CATALOG: dict[str, tuple[str, str]] = {
     "runs.none": ("No runs yet. Try:  shendu demo", "还没有运行记录。试试：  shendu demo"),
     "zoo.help": ("Browse the model zoo: list models, show a model's layers, shapes, params and graph.",
                  "浏览模型库：列出模型，查看模型的层、形状、参数量和计算图。"),
+    "sweep.help": (
+        "Search hyperparameters with Optuna; the study lives in the run database, each trial is a run.",
+        "用 Optuna 搜索超参数；研究（study）存放在运行数据库中，每个试验（trial）都是一次运行。",
+    ),
+    "sweep.space_help": (
+        "YAML search space: dotted config keys → distributions (see examples/sweep-space.yaml).",
+        "YAML 搜索空间：点号配置项 → 分布（见 examples/sweep-space.yaml）。",
+    ),
+    "sweep.trials_help": ("Trials to add to the study, shared among the workers.", "向研究中新增的试验数，由各 worker 分担。"),
+    "sweep.workers_help": ("Processes running trials at once on this machine.", "本机同时运行试验的进程数。"),
+    "sweep.study_help": (
+        "Study name; an existing study of that name is joined (e.g. from another machine).",
+        "研究名称；若同名研究已存在则加入它（例如从另一台机器）。",
+    ),
+    "sweep.storage_help": (
+        "Optuna storage URL (default: the run database, SHENDU_DB or SHENDU_HOME).",
+        "Optuna 存储 URL（默认：运行数据库，即 SHENDU_DB 或 SHENDU_HOME 下的文件）。",
+    ),
+    "sweep.metric_help": (
+        "Objective: a per-epoch metric such as val_accuracy or val_loss.",
+        "优化目标：每轮记录的指标，例如 val_accuracy 或 val_loss。",
+    ),
+    "sweep.prune_help": (
+        "Stop unpromising trials early (MedianPruner on the per-epoch metric).",
+        "提前停止没有希望的试验（按每轮指标使用 MedianPruner）。",
+    ),
+    "sweep.best": (
+        "Best: trial {trial}, {metric} {value:.4f} with {params}\nSee its run:  shendu runs show {run_id}",
+        "最佳：试验 {trial}，{metric} {value:.4f}，参数 {params}\n查看该运行：  shendu runs show {run_id}",
+    ),
+    "sweep.none": (
+        "No trial of study {study} completed (all failed or were pruned); see shendu runs list",
+        "研究 {study} 中没有完成的试验（全部失败或被剪枝）；请查看 shendu runs list",
+    ),
+    "train.cv_help": (
+        "Stratified K-fold cross-validation over train+val; reports mean ± std of each metric.",
+        "在训练集+验证集上做分层 K 折交叉验证；报告每个指标的均值 ± 标准差。",
+    ),
+    "cv.fold": ("fold {fold}/{k}", "第 {fold}/{k} 折"),
+    "cv.title": ("{k}-fold cross-validation · group run {run_id}", "{k} 折交叉验证 · 分组运行 {run_id}"),
+    "cv.done": (
+        "Fold runs: {folds}\nSee the group:  shendu runs show {run_id}",
+        "各折运行：{folds}\n查看分组：  shendu runs show {run_id}",
+    ),
+    "col.trial": ("trial", "试验"),
+    "col.state": ("state", "状态"),
+    "col.mean": ("mean", "均值"),
+    "col.std": ("std", "标准差"),
     "error": ("error", "错误"),
     "col.name": ("name", "名称"),
     "col.modality": ("modality", "模态"),

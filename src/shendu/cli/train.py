@@ -1,4 +1,4 @@
-"""`shendu train CONFIG [--set k=v]... [--resume RUN] [--nproc N] [--json]`."""
+"""`shendu train CONFIG [--set k=v]... [--resume RUN] [--nproc N] [--cv K] [--json]`."""
 from __future__ import annotations
 
 import os
@@ -23,6 +23,7 @@ def register(app: typer.Typer) -> None:
         nnodes: int = typer.Option(1, "--nnodes", min=1, help="nodes (torchrun) / 节点数"),
         rdzv_endpoint: Optional[str] = typer.Option(None, "--rdzv-endpoint", help="HOST:PORT (torchrun)"),
         node_rank: Optional[int] = typer.Option(None, "--node-rank", help="this node's rank / 本节点序号"),
+        cv: Optional[int] = typer.Option(None, "--cv", min=2, help=both("train.cv_help")),
     ) -> None:
         from shendu.config import ExperimentConfig
         from shendu.train import Trainer
@@ -30,6 +31,12 @@ def register(app: typer.Typer) -> None:
 
         if config is None and resume is None:
             raise typer.BadParameter("give a CONFIG file or --resume RUN / 请提供配置文件或 --resume RUN")
+        if cv is not None:  # k-fold cross-validation: one shendu.sweep.run_cv call (cli/sweep.py)
+            if resume or nproc > 1 or nnodes > 1:
+                raise typer.BadParameter("--cv trains its folds in this process; drop --resume / --nproc / --nnodes")
+            from shendu.cli.sweep import train_cv
+
+            return train_cv(config, set_, cv, json_out)
         if (nproc > 1 or nnodes > 1) and not under_torchrun():
             if config is not None:
                 ExperimentConfig.load(config, set_)  # fail fast, before starting N processes

@@ -1,5 +1,9 @@
 """The run database schema: `runs`, `metrics` and `artifacts`.
 
+These models are the current shape; the database gets there through the Alembic revisions in
+`migrations/versions/` (applied by `RunStore` on open, see `_migrate.py`). A change here needs a new
+revision, and `tests/track/test_migrations.py` fails until the two agree.
+
 Kept portable between SQLite and PostgreSQL: JSON columns through `sqlalchemy.JSON`, bounded
 `String` lengths, and datetimes that are always timezone-aware UTC in Python whatever the backend
 stores (SQLite has no timezone type, so UTC is stored naive there and re-attached on the way out).
@@ -79,6 +83,12 @@ class Run(Base):
     notes: Mapped[list[str]] = mapped_column(JSON)
     summary: Mapped[dict[str, dict[str, float]]] = mapped_column(JSON)
     package: Mapped[str | None] = mapped_column(Text)
+    # Links (migration 0002): the sweep (Optuna study name) and trial a run belongs to, and the group run
+    # of a k-fold cross-validation it is fold `fold` (1..K) of. All null for a plain `shendu train`.
+    sweep: Mapped[str | None] = mapped_column(String(NAME_LEN), index=True)
+    trial: Mapped[int | None] = mapped_column(Integer)
+    parent: Mapped[str | None] = mapped_column(String(ID_LEN), index=True)
+    fold: Mapped[int | None] = mapped_column(Integer)
 
     artifacts: Mapped[list[Artifact]] = relationship(
         back_populates="run", order_by="Artifact.id", cascade="all, delete-orphan", passive_deletes=True

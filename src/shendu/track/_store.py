@@ -25,7 +25,8 @@ from shendu import _settings
 from shendu.errors import BadInputError, RunNotFoundError, ShenduError
 from shendu.track import _checks, _env
 from shendu.track._engine import make_engines, parse_url, shown
-from shendu.track._schema import KIND_LEN, NAME_LEN, STATUSES, Artifact, Base, Metric, Run, utcnow
+from shendu.track._migrate import ensure_schema
+from shendu.track._schema import KIND_LEN, NAME_LEN, STATUSES, Artifact, Metric, Run, utcnow
 
 DEFAULT_SILENCE_S = 600.0
 CRASHED = "crashed:"
@@ -66,6 +67,10 @@ class RunRecord:
     summary: dict[str, dict[str, float]]
     package: str | None
     artifacts: list[dict[str, Any]] = field(default_factory=list)
+    sweep: str | None = None
+    trial: int | None = None
+    parent: str | None = None
+    fold: int | None = None
 
     @classmethod
     def from_row(cls, run: Run) -> RunRecord:
@@ -166,6 +171,22 @@ class RunStore:
             run.status, run.host, run.pid, run.proc_start = "running", me.host, me.pid, me.start
             run.heartbeat_at, run.ended_at, run.error = now, None, None
             run.started_at = run.started_at or now
+
+    def link(self, run_id: str, *, sweep: str | None = None, trial: int | None = None, parent: str | None = None,
+             fold: int | None = None) -> None:
+        """Record which sweep (Optuna study name and trial number) and which k-fold group run (`parent`,
+        fold 1..K) the run belongs to; arguments left None are not changed."""
+        if sweep is not None:
+            _checks.text("sweep", sweep, NAME_LEN)
+        values = {"sweep": sweep, "trial": _checks.integer("trial", trial, optional=True),
+                  "fold": _checks.integer("fold", fold, optional=True)}
+        with self._write() as session:
+            run = self._locked(session, run_id)
+            if parent is not None:
+                values["parent"] = self._locked(session, parent).id
+            for name, value in values.items():
+                if value is not None:
+                    setattr(run, name, value)
 
     def heartbeat(self, run_id: str) -> None:
         """Record that the run's process is alive (call it every epoch or few minutes)."""
@@ -297,8 +318,10 @@ class RunStore:
         with self._read() as session:
             return RunRecord.from_row(self._resolve(session, run_id, with_artifacts=True))
 
-    def list_runs(self, limit: int = 50, status: str | None = None) -> list[RunRecord]:
-        """The newest `limit` runs, newest first, optionally only those with `status`."""
+    def list_runs(self, limit: int = 50, status: str | None = None, *, sweep: str | None = None,
+                  parent: str | None = None) -> list[RunRecord]:
+        """The newest `limit` runs, newest first, optionally only those with `status`, of the sweep
+        (Optuna study) `sweep`, or the folds of the k-fold group run `parent`."""
         if status is not None and status not in STATUSES:
             raise BadInputError(f"unknown run status {status!r} (valid: {', '.join(STATUSES)})")
         limit_value = _checks.integer("limit", limit)
@@ -309,6 +332,10 @@ class RunStore:
                  .order_by(Run.created_at.desc(), Run.id.desc()).limit(limit_value))
         if status is not None:
             query = query.where(Run.status == status)
+        if sweep is not None:
+            query = query.where(Run.sweep == sweep)
+        if parent is not None:
+            query = query.where(Run.parent == parent)
         with self._read() as session:
             return [RunRecord.from_row(run) for run in session.scalars(query)]
 
@@ -342,14 +369,15 @@ class RunStore:
             yield session
 
     def _create_tables(self) -> None:
+        """Create or upgrade the schema through its Alembic revisions (see `_migrate.py`)."""
         try:
             for attempt in (1, 2):
                 try:
-                    with self._writer.begin() as connection:
-                        Base.metadata.create_all(connection)
+                    ensure_schema(self._writer, self._reader)
                     return
                 except (IntegrityError, ProgrammingError):
-                    # Two processes creating a new PostgreSQL schema at once: the loser retries and finds it.
+                    # Belt and braces: migrations are serialized by a lock, but a PostgreSQL catalog race
+                    # between two first-time creators is retried once and then finds the schema there.
                     if attempt == 2:
                         raise
         except DBAPIError as exc:
