@@ -10,17 +10,18 @@ import typer
 from typer.exceptions import TyperException
 from rich.console import Console
 
-from shendu.cli import data, demo, eval as eval_cmd, predict, runs, sweep, train, zoo
+from shendu.cli import data, demo, eval as eval_cmd, export, hub, predict, runs, sweep, train, zoo
 from shendu.errors import ShenduError
 from shendu.i18n import both, t
 
 app = typer.Typer(help=both("app.help"), no_args_is_help=True, add_completion=False,
                   pretty_exceptions_enable=False)
-for module in (demo, train, eval_cmd, predict, sweep):
+for module in (demo, train, eval_cmd, predict, sweep, export):
     module.register(app)
 app.add_typer(data.app, name="data", help=both("data.help"))
 app.add_typer(runs.app, name="runs", help=both("runs.help"))
 app.add_typer(zoo.app, name="zoo", help=both("zoo.help"))
+app.add_typer(hub.app, name="hub", help=hub.HELP)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -31,7 +31,7 @@ def register(app: typer.Typer) -> None:
         metrics = predictor.evaluate(dataset.x, dataset.y, prefix=split)
         if json_out:
             print_json({"run_id": predictor.meta["provenance"].get("run_id"), "status": "completed",
-                        "metrics": metrics, "package": str(package.resolve())})
+                        "metrics": metrics, "package": str(predictor.path.resolve())})
             return
         table = Table(title=f"{package} · {name}/{split} ({len(dataset)})")
         table.add_column(t("col.metric"))
