@@ -117,6 +117,10 @@ class TrackConfig(_Section):
     name: str | None = None
     tags: list[str] = Field(default_factory=list)
     callbacks: list[str] = Field(default_factory=list)
+    # TensorBoard event files under SHENDU_HOME/tb/<run_id> (the "tensorboard" callback, shendu.track._tensorboard)
+    tensorboard: bool = True
+    tensorboard_histograms: bool = True
+    tensorboard_images: int = Field(16, ge=0)
 
 
 class ExperimentConfig(_Section):

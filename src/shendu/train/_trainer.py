@@ -91,7 +91,10 @@ class Trainer:
         self.progress = progress and self.dist.is_main
         self.console = Console(stderr=True)
         self.device = resolve_device(config.train.device, self.dist.local_rank)
+        from shendu.track import _tensorboard  # noqa: F401  registers "tensorboard"; shendu.track stays torch-free
         named = [CALLBACKS.get(name)() for name in config.track.callbacks]
+        if config.track.tensorboard and "tensorboard" not in config.track.callbacks:
+            named.append(CALLBACKS.get("tensorboard")())
         self.callbacks: list[Callback] = (list(callbacks or []) + named) if self.dist.is_main else []
 
     @classmethod
