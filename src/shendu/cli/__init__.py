@@ -10,7 +10,7 @@ import typer
 from typer.exceptions import TyperException
 from rich.console import Console
 
-from shendu.cli import data, demo, eval as eval_cmd, export, hub, predict, runs, sweep, train, zoo
+from shendu.cli import data, demo, eval as eval_cmd, export, hub, predict, runs, sweep, train, viz, zoo
 from shendu.errors import ShenduError
 from shendu.i18n import both, t
 
@@ -22,6 +22,7 @@ app.add_typer(data.app, name="data", help=both("data.help"))
 app.add_typer(runs.app, name="runs", help=both("runs.help"))
 app.add_typer(zoo.app, name="zoo", help=both("zoo.help"))
 app.add_typer(hub.app, name="hub", help=hub.HELP)
+app.add_typer(viz.app, name="viz")
 
 
 def main(argv: list[str] | None = None) -> int:
