@@ -64,6 +64,68 @@ _CATALOG: dict[str, tuple[str, str]] = {
     "runs.list_help": ("List recent runs.", "列出最近的运行。"),
     "runs.show_help": ("Show one run: config, metrics, artifacts.", "查看一次运行：配置、指标、产物。"),
     "runs.none": ("No runs yet. Try:  shendu demo", "还没有运行记录。试试：  shendu demo"),
+    "runs.no_match": ("No run matches.", "没有匹配的运行。"),
+    "runs.filter_help": (
+        "Only runs matching an expression, e.g. 'model.name=resnet20 and val_accuracy>0.9' "
+        "(= != > >= < <= ~, and/or/not, parentheses; see docs/runs.md).",
+        "只列出匹配表达式的运行，例如 'model.name=resnet20 and val_accuracy>0.9'"
+        "（= != > >= < <= ~、and/or/not、括号；见 docs/runs.md）。",
+    ),
+    "runs.group_by_help": (
+        "Group by a config key or column (model.name, optim.lr, dataset, tag): count and mean ± std per group.",
+        "按配置项或列分组（model.name、optim.lr、dataset、tag）：每组的数量和均值 ± 标准差。",
+    ),
+    "runs.sort_help": (
+        "Sort by a column, metric or config key; '-' first for descending (e.g. -val_accuracy). Groups: count, "
+        "the key or a metric mean.",
+        "按列、指标或配置项排序；前加 '-' 为降序（如 -val_accuracy）。分组时：count、分组键或指标均值。",
+    ),
+    "runs.limit_help": (
+        "At most this many runs (default 20) or groups (default all).",
+        "最多显示的运行数（默认 20）或分组数（默认全部）。",
+    ),
+    "runs.metric_help": (
+        "Metric column(s) to show (repeatable); default test_accuracy for runs, every metric for groups.",
+        "要显示的指标列（可重复）；运行列表默认 test_accuracy，分组默认全部指标。",
+    ),
+    "runs.compare_help": (
+        "Compare runs side by side: the config keys that differ, and every metric (final and best).",
+        "并排比较运行：不同的配置项，以及所有指标（最终值和最佳值）。",
+    ),
+    "runs.export_help": (
+        "Export one row per run (id, status, model, dataset, seed, created, tags, dotted config keys, final and "
+        "best metrics) as CSV or JSON; '-' writes to standard output.",
+        "导出每次运行一行（id、状态、模型、数据集、种子、创建时间、标签、点号配置项、指标最终值和最佳值），"
+        "格式为 CSV 或 JSON；'-' 表示写到标准输出。",
+    ),
+    "runs.csv_help": ("Write CSV to this file ('-': standard output).", "将 CSV 写入该文件（'-'：标准输出）。"),
+    "runs.json_file_help": ("Write a JSON array to this file ('-': standard output).",
+                            "将 JSON 数组写入该文件（'-'：标准输出）。"),
+    "runs.export_format": ("give exactly one of --csv FILE or --json FILE", "请只给出 --csv FILE 或 --json FILE 之一"),
+    "runs.exported": ("Wrote {runs} run(s) × {columns} columns to {path}", "已将 {runs} 次运行 × {columns} 列写入 {path}"),
+    "runs.delete_help": (
+        "Delete runs with their metrics, artifact records, tags and notes (asks first unless --yes).",
+        "删除运行及其指标、产物记录、标签和备注（除非给出 --yes，否则先确认）。",
+    ),
+    "runs.yes_help": ("Do not ask for confirmation.", "不再确认。"),
+    "runs.files_help": (
+        "Also delete the runs' checkpoint, package and TensorBoard folders under SHENDU_HOME.",
+        "同时删除 SHENDU_HOME 下这些运行的检查点、模型包和 TensorBoard 目录。",
+    ),
+    "runs.delete_confirm": ("Delete {count} run(s)?", "删除这 {count} 次运行？"),
+    "runs.delete_aborted": ("Nothing deleted.", "未删除任何内容。"),
+    "runs.deleted": ("Deleted {count} run(s).", "已删除 {count} 次运行。"),
+    "runs.tag_help": ("Add tags to a run.", "为运行添加标签。"),
+    "runs.untag_help": ("Remove tags from a run.", "移除运行的标签。"),
+    "runs.tags_now": ("{run_id} tags: {tags}", "{run_id} 的标签：{tags}"),
+    "runs.note_help": ("Add a note to a run (shown by runs show).", "为运行添加备注（runs show 会显示）。"),
+    "runs.noted": ("{run_id}: {count} note(s)", "{run_id}：共 {count} 条备注"),
+    "col.count": ("runs", "运行数"),
+    "col.tags": ("tags", "标签"),
+    "col.key": ("config key", "配置项"),
+    "col.metrics": ("metric rows", "指标行数"),
+    "col.artifacts": ("artifacts", "产物"),
+    "col.files": ("files", "文件"),
     "zoo.help": ("Browse the model zoo: list models, show a model's layers, shapes, params and graph.",
                  "浏览模型库：列出模型，查看模型的层、形状、参数量和计算图。"),
     "sweep.help": (

@@ -137,12 +137,15 @@ def test_processes_opening_a_new_database_at_once_migrate_it_once(shendu_home: P
 
 
 def _legacy_database(path: Path) -> None:
-    """A database as the old `RunStore` left it: `create_all` of the models without the link columns."""
+    """A database as the old `RunStore` left it: `create_all` of the models without the link columns (0002)
+    and without what 0003 added (run_summary, run_tags, the (column, created_at, id) indexes)."""
     engine = create_engine(f"sqlite:///{path}")
-    Base.metadata.create_all(engine)
+    Base.metadata.create_all(engine, tables=[Base.metadata.tables[name] for name in ("runs", "metrics", "artifacts")])
     with engine.begin() as connection:
-        for index in ("ix_runs_sweep", "ix_runs_parent"):
+        later = ("ix_runs_sweep", "ix_runs_parent", *(f"ix_runs_{c}_created" for c in ("status", "model", "dataset")))
+        for index in later:
             connection.execute(text(f"DROP INDEX {index}"))
+        connection.execute(text("CREATE INDEX ix_runs_status ON runs (status)"))
         for column in LINK_COLUMNS:
             connection.execute(text(f"ALTER TABLE runs DROP COLUMN {column}"))
     engine.dispose()

@@ -20,7 +20,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, Engine
 
 VERSION_TABLE = "shendu_alembic_version"
-HEAD = "0002"  # the newest revision in migrations/versions (a test checks that they agree)
+HEAD = "0003"  # the newest revision in migrations/versions (a test checks that they agree)
 MIGRATIONS = Path(__file__).with_name("migrations")
 _PG_LOCK = 0x5_4E_44_55  # any fixed number: the advisory-lock key of shendu's migrations ("SNDU")
 _LINK_COLUMNS = frozenset({"sweep", "trial", "parent", "fold"})  # added by revision 0002

@@ -1,4 +1,4 @@
-"""The run database schema: `runs`, `metrics` and `artifacts`.
+"""The run database schema: `runs`, `metrics`, `artifacts`, and `run_summary` / `run_tags` beside them.
 
 These models are the current shape; the database gets there through the Alembic revisions in
 `migrations/versions/` (applied by `RunStore` on open, see `_migrate.py`). A change here needs a new
@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -21,7 +21,7 @@ from sqlalchemy.types import TypeDecorator
 STATUSES = ("running", "completed", "failed")
 
 # Column widths, also used to validate input before the database (PostgreSQL) would reject it.
-ID_LEN, NAME_LEN, LABEL_LEN, HOST_LEN, STATUS_LEN, KIND_LEN = 32, 200, 100, 255, 16, 50
+ID_LEN, NAME_LEN, LABEL_LEN, HOST_LEN, STATUS_LEN, KIND_LEN, TAG_LEN = 32, 200, 100, 255, 16, 50, 100
 
 # SQLite only autoincrements an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit key for the big tables.
 _ROW_ID = BigInteger().with_variant(Integer(), "sqlite")
@@ -60,10 +60,14 @@ class Run(Base):
     """One training run: what was run (config, seed, code), where (host, hardware) and how it went."""
 
     __tablename__ = "runs"
+    # Listing is newest first, often narrowed to one status, model or dataset (migration 0003): each of these
+    # indexes hands the newest matching runs over in order, so `runs list` reads 50 rows, not the table.
+    __table_args__ = tuple(Index(f"ix_runs_{column}_created", column, "created_at", "id")
+                           for column in ("status", "model", "dataset"))
 
     id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
     name: Mapped[str | None] = mapped_column(String(NAME_LEN))
-    status: Mapped[str] = mapped_column(String(STATUS_LEN), index=True)
+    status: Mapped[str] = mapped_column(String(STATUS_LEN))
     config: Mapped[dict[str, Any]] = mapped_column(JSON)
     seed: Mapped[int] = mapped_column(BigInteger)
     model: Mapped[str] = mapped_column(String(LABEL_LEN))
@@ -93,6 +97,8 @@ class Run(Base):
     artifacts: Mapped[list[Artifact]] = relationship(
         back_populates="run", order_by="Artifact.id", cascade="all, delete-orphan", passive_deletes=True
     )
+    tag_rows: Mapped[list[RunTag]] = relationship(order_by="RunTag.tag", cascade="all, delete-orphan",
+                                                  passive_deletes=True)
 
 
 class Metric(Base):
@@ -122,3 +128,29 @@ class Artifact(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     run: Mapped[Run] = relationship(back_populates="artifacts")
+
+
+class RunSummary(Base):
+    """The final and best value of one metric of a run: `runs.summary` as rows (migration 0003).
+
+    Written in the same transaction as the summary (`RunStore.log_metrics`, `rewind`), so the two always
+    agree. As rows with an index on (metric, final), filters such as `val_accuracy>0.9`, sorting by a
+    metric and mean ± std per group are SQL over 4 rows per run instead of JSON parsed in Python.
+    """
+
+    __tablename__ = "run_summary"
+    __table_args__ = (Index("ix_run_summary_metric_final", "metric", "final"),)
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    metric: Mapped[str] = mapped_column(String(NAME_LEN), primary_key=True)
+    final: Mapped[float] = mapped_column(Float)
+    best: Mapped[float] = mapped_column(Float)
+
+
+class RunTag(Base):
+    """One tag of a run (`track.tags` at creation, then `shendu runs tag|untag`); migration 0003."""
+
+    __tablename__ = "run_tags"
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(TAG_LEN), primary_key=True, index=True)

@@ -4,29 +4,36 @@ One `RunStore` per database URL and process (`open_store` caches it), each metho
 transaction, so trainers, DDP ranks, sweep workers and the CLI can share one SQLite file (WAL) or a
 PostgreSQL database. A run left "running" by a process that died is marked failed the next time
 anyone lists or reads runs (`reap_stale`), so nothing stays "running" forever.
+
+Listing, filtering and grouping go through `_query.py` (the filter language and how it becomes SQL); the
+summary metrics and tags it filters on are rows of `run_summary` and `run_tags`, written here in the same
+transactions as the runs they describe.
 """
 from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import threading
 import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, ProgrammingError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from shendu import _settings
 from shendu.errors import BadInputError, RunNotFoundError, ShenduError
-from shendu.track import _checks, _env
+from shendu.track import _checks, _env, _query, _report
 from shendu.track._engine import make_engines, parse_url, shown
 from shendu.track._migrate import ensure_schema
-from shendu.track._schema import KIND_LEN, NAME_LEN, STATUSES, Artifact, Metric, Run, utcnow
+from shendu.track._schema import (KIND_LEN, NAME_LEN, STATUSES, TAG_LEN, Artifact, Metric, Run, RunSummary, RunTag,
+                                  utcnow)
 
 DEFAULT_SILENCE_S = 600.0
 CRASHED = "crashed:"
@@ -71,15 +78,19 @@ class RunRecord:
     trial: int | None = None
     parent: str | None = None
     fold: int | None = None
+    tags: list[str] = field(default_factory=list)
 
     @classmethod
     def from_row(cls, run: Run) -> RunRecord:
-        """The record of a loaded `runs` row (its artifacts loaded too)."""
-        values = {f.name: getattr(run, f.name) for f in fields(cls) if f.name != "artifacts"}
+        """The record of a loaded `runs` row (its artifacts and tags loaded too)."""
+        values = {f.name: getattr(run, f.name) for f in fields(cls) if f.name not in ("artifacts", "tags")}
         values["notes"], values["summary"] = list(run.notes or []), dict(run.summary or {})
         artifacts = [{"id": a.id, "kind": a.kind, "path": a.path, "meta": a.meta or {}, "created_at": a.created_at}
                      for a in run.artifacts]
-        return cls(**values, artifacts=artifacts)
+        return cls(**values, artifacts=artifacts, tags=[t.tag for t in run.tag_rows])
+
+
+_LOADED = (selectinload(Run.artifacts), selectinload(Run.tag_rows))  # what a RunRecord needs
 
 
 class RunStore:
@@ -128,8 +139,12 @@ class RunStore:
             dataset: the dataset name.
             name: an optional human label.
             notes: facts a reader of the results must know (e.g. "partial: 4,000 of 50,000").
+
+        The config's `track.tags`, when present, become the run's tags (`tag`, `untag`).
         """
         config = _checks.json_object("config", config)
+        track = config.get("track")
+        tags = _tags((track.get("tags") or []) if isinstance(track, Mapping) else [], "config track.tags")
         seed_value = _checks.integer("seed", seed)
         model, dataset = _checks.label("model", model), _checks.label("dataset", dataset)
         if name is not None:
@@ -140,7 +155,7 @@ class RunStore:
         row = Run(name=name, status="running", config=config, seed=seed_value, model=model, dataset=dataset,
                   code_version=code, host=me.host, pid=me.pid, proc_start=me.start,
                   hardware=hardware, created_at=now, started_at=now, heartbeat_at=now,
-                  notes=note_list, summary={})
+                  notes=note_list, summary={}, tag_rows=[RunTag(tag=tag) for tag in tags])
         with self._write() as session:
             row.id = new_run_id(now)
             while session.get(Run, row.id) is not None:  # two runs in one second drew the same digits
@@ -220,6 +235,7 @@ class RunStore:
             session.add_all([Metric(run_id=run.id, name=name, value=value, epoch=epoch, step=step, created_at=now)
                              for name, value in values.items()])
             run.summary = _summarize(run.summary or {}, values)
+            _store_summary(session, run.id, run.summary, names=list(values))
             _touch(run, now)  # a run that logs is alive
 
     def rewind(self, run_id: str, after_epoch: int) -> int:
@@ -241,6 +257,7 @@ class RunStore:
             for row in kept:
                 summary = _summarize(summary, {row.name: row.value})
             run.summary = summary
+            _store_summary(session, run.id, summary)
         return len(stale)
 
     def set_package(self, run_id: str, path: str | os.PathLike) -> None:
@@ -268,13 +285,76 @@ class RunStore:
             session.flush()
             return row.id
 
-    def add_notes(self, run_id: str, notes: list[str]) -> None:
-        """Append notes to the run (notes it already has are not repeated)."""
+    def add_notes(self, run_id: str, notes: list[str]) -> list[str]:
+        """Append notes to the run (its id or a unique prefix; notes it already has are not repeated).
+
+        Returns the run's notes afterwards.
+        """
         new = _checks.notes(notes)
         with self._write() as session:
-            run = self._locked(session, run_id)
+            run = self._locked(session, run_id, prefix=True)
             have = list(run.notes or [])
             run.notes = have + [note for note in new if note not in have]
+            return list(run.notes)
+
+    def tag(self, run_id: str, tags: Sequence[str]) -> list[str]:
+        """Add tags to the run (its id or a unique prefix); returns its tags afterwards, sorted."""
+        wanted = _tags(tags, "tags")
+        with self._write() as session:
+            run = self._locked(session, run_id, prefix=True)
+            have = {row.tag for row in run.tag_rows}
+            run.tag_rows.extend(RunTag(tag=tag) for tag in wanted if tag not in have)
+            return sorted(have.union(wanted))
+
+    def untag(self, run_id: str, tags: Sequence[str]) -> list[str]:
+        """Remove tags from the run (tags it does not have are ignored); returns its tags afterwards."""
+        unwanted = set(_tags(tags, "tags"))
+        with self._write() as session:
+            run = self._locked(session, run_id, prefix=True)
+            run.tag_rows = [row for row in run.tag_rows if row.tag not in unwanted]
+            return sorted(row.tag for row in run.tag_rows)
+
+    def delete_runs(self, run_ids: Sequence[str], *, files: bool = False, dry_run: bool = False) -> list[dict]:
+        """Delete runs (ids or unique prefixes) with their metrics, artifacts records, summaries and tags.
+
+        Args:
+            run_ids: the runs.
+            files: also remove their checkpoint, package and TensorBoard folders and any artifact file — only
+                paths inside SHENDU_HOME, never the folders that hold every run's.
+            dry_run: only say what would be removed.
+
+        Returns:
+            one dict per run: id, status, metrics (rows), artifacts (rows), files (paths removed).
+
+        Raises:
+            BadInputError: a run is still running (stop it first), or no id was given.
+        """
+        if isinstance(run_ids, str) or not run_ids:
+            raise BadInputError(f"expected a list of run ids to delete, got {run_ids!r}")
+        self.reap_stale()
+        with self._read() as session:
+            runs = list({run.id: run for run in (self._resolve(session, r, with_artifacts=True)
+                                                 for r in run_ids)}.values())
+            busy = [run.id for run in runs if run.status == "running"]
+            if busy:
+                raise BadInputError(f"run {', '.join(busy)} is still running; stop its process first (a run whose "
+                                    f"process is gone is marked failed and can then be deleted)")
+            ids = [run.id for run in runs]
+            counts = dict(session.execute(select(Metric.run_id, func.count()).where(Metric.run_id.in_(ids))
+                                          .group_by(Metric.run_id)).all())
+            plan = [{"id": run.id, "status": run.status, "metrics": counts.get(run.id, 0),
+                     "artifacts": len(run.artifacts), "files": _run_files(run) if files else []} for run in runs]
+        if dry_run:
+            return plan
+        with self._write() as session:
+            for table in (Metric, Artifact, RunSummary, RunTag, Run):  # not left to ON DELETE CASCADE alone
+                column = table.id if table is Run else table.run_id
+                session.execute(delete(table).where(column.in_(ids)).execution_options(synchronize_session=False))
+        failed = [f"{path}: {exc}" for entry in plan for path in entry["files"] if (exc := _remove(path))]
+        if failed:
+            raise ShenduError(f"deleted {len(ids)} run(s) from the database, but could not remove: "
+                              + "; ".join(failed))
+        return plan
 
     def reap_stale(self, *, max_silence_s: float = DEFAULT_SILENCE_S) -> list[str]:
         """Mark failed the runs left "running" by a process that is gone; returns their ids.
@@ -318,26 +398,58 @@ class RunStore:
         with self._read() as session:
             return RunRecord.from_row(self._resolve(session, run_id, with_artifacts=True))
 
-    def list_runs(self, limit: int = 50, status: str | None = None, *, sweep: str | None = None,
-                  parent: str | None = None) -> list[RunRecord]:
-        """The newest `limit` runs, newest first, optionally only those with `status`, of the sweep
-        (Optuna study) `sweep`, or the folds of the k-fold group run `parent`."""
-        if status is not None and status not in STATUSES:
-            raise BadInputError(f"unknown run status {status!r} (valid: {', '.join(STATUSES)})")
-        limit_value = _checks.integer("limit", limit)
-        if limit_value is None or limit_value < 1:
-            raise BadInputError(f"limit must be a positive number of runs, got {limit!r}")
+    def list_runs(self, limit: int | None = 50, status: str | None = None, *, sweep: str | None = None,
+                  parent: str | None = None, where: str | None = None, sort: str | None = None) -> list[RunRecord]:
+        """The first `limit` runs (None: all), newest first unless sorted otherwise.
+
+        Args:
+            limit: how many runs at most.
+            status: only runs with this status.
+            sweep: only runs of this sweep (Optuna study).
+            parent: only the folds of this k-fold group run.
+            where: a filter expression, e.g. "model.name=resnet20 and val_accuracy>0.9" (see `_query.py`).
+            sort: a column, metric or config key to sort by, "-" first for descending (e.g. "-val_accuracy").
+        """
+        conditions = _conditions(status, sweep, parent)
+        flt, key = _query.Filter.parse(where), _query.parse_sort(sort) if sort else None
+        limit_value = _limit(limit)
         self.reap_stale()
-        query = (select(Run).options(selectinload(Run.artifacts))
-                 .order_by(Run.created_at.desc(), Run.id.desc()).limit(limit_value))
-        if status is not None:
-            query = query.where(Run.status == status)
-        if sweep is not None:
-            query = query.where(Run.sweep == sweep)
-        if parent is not None:
-            query = query.where(Run.parent == parent)
         with self._read() as session:
-            return [RunRecord.from_row(run) for run in session.scalars(query)]
+            return _records(session, _query.select_ids(session, flt, key, limit_value, conditions))
+
+    def group_runs(self, by: str, *, where: str | None = None, sort: str | None = None, limit: int | None = None,
+                   metrics: Sequence[str] | None = None, status: str | None = None,
+                   sweep: str | None = None) -> list[_query.RunGroup]:
+        """The runs matching `where` (and `status`, `sweep`) grouped by a config key or column, with the count
+        and mean ± std (ddof=1) of each summary metric's final value per group.
+
+        Args:
+            by: e.g. "model.name", "optim.lr", "dataset", "tag" (a run is in the group of each of its tags).
+            where: a filter expression, as for `list_runs`.
+            sort: "count", the key, or a metric (by its mean); "-" first for descending. Default: by key.
+            limit: how many groups at most.
+            metrics: only these metrics (default: every metric of the runs).
+        """
+        conditions = _conditions(status, sweep, None)
+        flt, key = _query.Filter.parse(where), _query.parse_group_key(by)
+        order = _query.parse_sort(sort, groups=True) if sort else None
+        limit_value = _limit(limit)
+        self.reap_stale()
+        with self._read() as session:
+            return _query.group_runs(session, flt, key, sort=order, limit=limit_value, metrics=metrics,
+                                     conditions=conditions)
+
+    def compare_runs(self, run_ids: Sequence[str]) -> _report.RunComparison:
+        """Two or more runs (ids or unique prefixes) side by side: the config keys that differ, every metric."""
+        if isinstance(run_ids, str) or len(run_ids) < 2:
+            raise BadInputError(f"compare needs two or more run ids, got {run_ids!r}")
+        return _report.compare([self.get_run(run_id) for run_id in run_ids])
+
+    def export_runs(self, path: str | os.PathLike, fmt: str = "csv", *, where: str | None = None,
+                    sort: str | None = None, limit: int | None = None) -> _report.ExportResult:
+        """Write one row per run (id, name, status, model, dataset, seed, created, tags, each dotted config
+        key, `<metric>.final` / `.best`) to `path` ("-": standard output) as "csv" or "json"."""
+        return _report.write_export(self.list_runs(limit, where=where, sort=sort), path, fmt)
 
     def metric_history(self, run_id: str, name: str | None = None) -> list[dict[str, Any]]:
         """Every logged value of the run (or of one metric), ordered by (epoch, step, logging order).
@@ -384,9 +496,11 @@ class RunStore:
             raise ShenduError(f"cannot open the run database {shown(self._url)}: {exc.orig}; check SHENDU_DB "
                               "or the config's track.db") from exc
 
-    def _locked(self, session: Session, run_id: str) -> Run:
-        """The run with exactly this id, locked for update until the transaction ends."""
+    def _locked(self, session: Session, run_id: str, *, prefix: bool = False) -> Run:
+        """The run with exactly this id (or, with `prefix`, a unique prefix), locked until the transaction ends."""
         run = session.get(Run, run_id, with_for_update=True) if isinstance(run_id, str) else None
+        if run is None and prefix:
+            run = session.get(Run, self._resolve(session, run_id).id, with_for_update=True)
         if run is None:
             raise self._not_found(run_id)
         return run
@@ -397,7 +511,7 @@ class RunStore:
             raise BadInputError(f"expected a run id or a prefix of one, got {run_id!r} "
                                 "(list runs with: shendu runs list)")
         run_id = run_id.strip()
-        options = [selectinload(Run.artifacts)] if with_artifacts else []
+        options = list(_LOADED) if with_artifacts else []
         run = session.get(Run, run_id, options=options)
         if run is not None:
             return run
@@ -430,6 +544,82 @@ def _summarize(summary: dict[str, dict[str, float]], values: dict[str, float]) -
             best = max(previous["best"], value) if higher_is_better(name) else min(previous["best"], value)
         out[name] = {"final": value, "best": best}
     return out
+
+
+def _store_summary(session: Session, run_id: str, summary: dict[str, dict[str, float]],
+                   names: list[str] | None = None) -> None:
+    """Mirror `summary` into `run_summary` rows: the metrics `names`, or all of them (rows of metrics no longer
+    in the summary, e.g. after a rewind, are deleted). The caller holds the run's lock."""
+    query = select(RunSummary).where(RunSummary.run_id == run_id)
+    if names is not None:
+        query = query.where(RunSummary.metric.in_(names))
+    have = {row.metric: row for row in session.scalars(query)}
+    for name in summary if names is None else names:
+        entry, row = summary[name], have.pop(name, None)
+        if row is None:
+            session.add(RunSummary(run_id=run_id, metric=name, final=entry["final"], best=entry["best"]))
+        else:
+            row.final, row.best = entry["final"], entry["best"]
+    for row in have.values():
+        session.delete(row)
+
+
+def _tags(value: Any, what: str) -> list[str]:
+    """Tags: non-empty strings of at most TAG_LEN characters, stripped, duplicates dropped."""
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise BadInputError(f"{what} must be a list of strings, got {type(value).__name__} {value!r}")
+    return list(dict.fromkeys(_checks.text("tag", tag, TAG_LEN).strip() for tag in value))
+
+
+def _limit(limit: Any) -> int | None:
+    value = _checks.integer("limit", limit, optional=True)
+    if value is not None and value < 1:
+        raise BadInputError(f"limit must be a positive number of runs (or None for all), got {limit!r}")
+    return value
+
+
+def _conditions(status: str | None, sweep: str | None, parent: str | None) -> list[Any]:
+    if status is not None and status not in STATUSES:
+        raise BadInputError(f"unknown run status {status!r} (valid: {', '.join(STATUSES)})")
+    wanted = {Run.status: status, Run.sweep: sweep, Run.parent: parent}
+    return [column == value for column, value in wanted.items() if value is not None]
+
+
+def _records(session: Session, ids: list[str]) -> list[RunRecord]:
+    """The records of `ids`, in that order (loaded 500 at a time: databases cap the parameters per query)."""
+    rows: dict[str, Run] = {}
+    for start in range(0, len(ids), 500):
+        chunk = select(Run).where(Run.id.in_(ids[start:start + 500])).options(*_LOADED)
+        rows.update((run.id, run) for run in session.scalars(chunk))
+    return [RunRecord.from_row(rows[run_id]) for run_id in ids if run_id in rows]
+
+
+def _run_files(run: Run) -> list[str]:
+    """The run's folders and artifact files under SHENDU_HOME that exist (deepest-first duplicates dropped)."""
+    home = Path(os.path.realpath(_settings.home()))
+    named = [home / sub / run.id for sub in ("runs", "packages", "tb")]
+    found: list[Path] = []
+    for raw in [*named, *(a.path for a in run.artifacts), run.package]:
+        if not raw or "://" in str(raw):
+            continue
+        path = Path(os.path.realpath(Path(raw).parent)) / Path(raw).name  # resolve the folders, not a link itself
+        inside = path.is_relative_to(home) and len(path.relative_to(home).parts) >= 2
+        if inside and (path.exists() or path.is_symlink()) and not any(path.is_relative_to(f) for f in found):
+            found = [f for f in found if not f.is_relative_to(path)] + [path]
+    return sorted(str(f) for f in found)
+
+
+def _remove(path: str) -> str | None:
+    """Remove a file, link or folder; the error text, or None."""
+    try:
+        target = Path(path)
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        else:
+            target.unlink(missing_ok=True)
+    except OSError as exc:
+        return str(exc)
+    return None
 
 
 def _is_ours(run: Any, me: _env.ProcessId) -> bool:
