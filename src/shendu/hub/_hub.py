@@ -18,7 +18,6 @@ tried in order (put a mirror first); the default is the directory `SHENDU_HOME/h
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import os
 import re
@@ -38,6 +37,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from shendu import _settings
+from shendu._files import sha256_file as _sha256
 from shendu._version import __version__
 from shendu.errors import BadInputError, ChecksumError, PackageError, ShenduError
 
@@ -422,14 +422,6 @@ def _write_json(path: Path, value: Any) -> None:
     except BaseException:
         Path(name).unlink(missing_ok=True)
         raise
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 # --------------------------------------------------------------------------------------------------- pull

@@ -10,7 +10,6 @@ name and shape against the model rebuilt from `shendu.json`, and names the offen
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
@@ -19,7 +18,7 @@ import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -27,6 +26,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_model, save_model
 from torch import nn
 
+from shendu._files import sha256_file as _sha256
 from shendu._version import __version__
 from shendu.errors import BadInputError, PackageError
 from shendu.models import MODELS, create_model
@@ -269,14 +269,6 @@ def _first_tensor(value: Any, layer: str) -> torch.Tensor:
                 return item
     raise BadInputError(f"features: layer {layer!r} produces {type(value).__name__}, not a tensor; pick another "
                         "layer (e.g. the one after it)")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def load_package(name_or_path: str | Path) -> Predictor:
