@@ -66,7 +66,7 @@ def _show_runs(runs: list[Any], metrics: list[str]) -> None:
     table = Table()
     table.add_column(t("col.run"), no_wrap=True)  # ids are copied from here: never fold them
     for key in ("col.status", "col.model", "col.data", "col.started"):
-        table.add_column(t(key))
+        table.add_column(t(key), no_wrap=key in ("col.status", "col.started"))  # "completed", "11-25 13:51" whole
     tagged = any(run.tags for run in runs)
     if tagged:
         table.add_column(t("col.tags"))
