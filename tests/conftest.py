@@ -37,6 +37,19 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+PG_SKIP = "set SHENDU_TEST_PG to a PostgreSQL URL to run (make test / tools/with-services.sh does, as root)"
+
+
+def pg_url() -> str:
+    """The test PostgreSQL URL, or skip with the reason (the server exists only where it can be started)."""
+    import os
+
+    url = os.environ.get("SHENDU_TEST_PG")
+    if not url:
+        pytest.skip(PG_SKIP)
+    return url
+
+
 @pytest.fixture
 def seed() -> int:
     torch.manual_seed(0)

@@ -54,9 +54,9 @@ def test_two_workers_share_one_postgresql_study() -> None:
     """Several machines join a study by URL and name; here two worker processes on one PostgreSQL database."""
     import uuid
 
-    url = os.environ.get("SHENDU_TEST_PG")
-    if not url:
-        pytest.skip("set SHENDU_TEST_PG to a PostgreSQL URL to run")
+    from tests.conftest import pg_url
+
+    url = pg_url()
     name = f"pg-{uuid.uuid4().hex[:8]}"
     config = {**TINY, "track": {"db": url}}  # runs and study in the same PostgreSQL database
     result = sweep(config, SPACE, trials=2, workers=2, study=name, progress=False)

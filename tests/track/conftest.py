@@ -2,14 +2,13 @@
 SHENDU_TEST_PG names one."""
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
 
 from shendu.track import RunStore
+from tests.conftest import pg_url
 
-PG_SKIP = "set SHENDU_TEST_PG to a PostgreSQL URL to run"
 
 
 @pytest.fixture
@@ -24,10 +23,7 @@ def store() -> Iterator[RunStore]:
 def any_store(request: pytest.FixtureRequest) -> Iterator[RunStore]:
     """The test's SQLite store, then (when SHENDU_TEST_PG is set) a PostgreSQL one."""
     if request.param == "postgresql":
-        url = os.environ.get("SHENDU_TEST_PG")
-        if not url:
-            pytest.skip(PG_SKIP)
-        store = RunStore(url)
+        store = RunStore(pg_url())
     else:
         store = RunStore()
     yield store

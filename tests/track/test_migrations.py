@@ -3,7 +3,6 @@ idempotent upgrades, databases made by the old `create_all` adopted without loss
 match the revisions."""
 from __future__ import annotations
 
-import os
 import sqlite3
 import subprocess
 import sys
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
+from tests.conftest import pg_url
 from shendu.track import RunStore
 from shendu.track import _migrate
 from shendu.track._schema import Base
@@ -23,10 +23,7 @@ LINK_COLUMNS = ("sweep", "trial", "parent", "fold")
 def db_url(request: pytest.FixtureRequest, shendu_home: Path) -> str:
     """The test's own SQLite file, then (when SHENDU_TEST_PG is set) a PostgreSQL database."""
     if request.param == "postgresql":
-        url = os.environ.get("SHENDU_TEST_PG")
-        if not url:
-            pytest.skip("set SHENDU_TEST_PG to a PostgreSQL URL to run")
-        return url
+        return pg_url()
     return f"sqlite:///{shendu_home / 'shared.db'}"
 
 

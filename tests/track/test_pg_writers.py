@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from tests.conftest import pg_url
 from shendu.track import RunStore
 from shendu.track._schema import RunSummary
 
@@ -24,10 +25,7 @@ AT_TEST = {"test_loss", "test_accuracy", "test_top5_accuracy"}
 @pytest.fixture(params=["postgresql", "sqlite"])
 def db_url(request: pytest.FixtureRequest, shendu_home: Path) -> str:
     if request.param == "postgresql":
-        url = os.environ.get("SHENDU_TEST_PG")
-        if not url:
-            pytest.skip("set SHENDU_TEST_PG to a PostgreSQL URL to run (tools/with-services.sh does, as root)")
-        return url
+        return pg_url()
     return f"sqlite:///{shendu_home / 'shendu.db'}"
 
 

@@ -16,18 +16,6 @@ from shendu.viz.graph_html import _crossings, _separate, graph_layout, render_gr
 
 
 @pytest.fixture
-def cli(monkeypatch):
-    """`shendu.cli.main` with the viz group mounted (a no-op once cli/__init__.py registers it)."""
-    from shendu import cli
-    from shendu.cli import viz
-
-    if not any(group.name == "viz" for group in cli.app.registered_groups):
-        monkeypatch.setattr(cli.app, "registered_groups", [*cli.app.registered_groups])
-        cli.app.add_typer(viz.app, name="viz")
-    return cli.main
-
-
-@pytest.fixture
 def package(tmp_path):
     """An untrained LeNet-5 package for 1×28×28 images (the graph and the export need no training)."""
     from shendu.hub._package import save_package

@@ -42,18 +42,6 @@ def digits_run(tmp_path_factory):
                            home=home, predictor=load_package(result.package), test=load_dataset("digits", "test"))
 
 
-@pytest.fixture
-def cli(monkeypatch):
-    """`shendu.cli.main` with the viz group mounted (a no-op once cli/__init__.py registers it)."""
-    from shendu import cli
-    from shendu.cli import viz
-
-    if not any(group.name == "viz" for group in cli.app.registered_groups):
-        monkeypatch.setattr(cli.app, "registered_groups", [*cli.app.registered_groups])
-        cli.app.add_typer(viz.app, name="viz")
-    return cli.main
-
-
 def assert_png(path, min_bytes=5_000) -> np.ndarray:
     """The file is a decodable PNG of real size whose pixels are not one flat colour."""
     path = Path(path)
