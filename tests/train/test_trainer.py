@@ -2,7 +2,6 @@
 import math
 
 import pytest
-import torch
 
 from shendu.config import ExperimentConfig
 from shendu.errors import BadInputError, TrainingDivergedError
