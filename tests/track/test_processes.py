@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -149,3 +150,29 @@ def test_forked_child_gets_its_own_connections(store: RunStore) -> None:
     assert child.exitcode == 0
     store.log_metrics(run_id, {"parent_loss": 1.5})
     assert sorted(store.get_run(run_id).summary) == ["child_loss", "parent_loss"]
+
+
+def _open_new_database(path: str, barrier: Any) -> None:
+    from shendu.track._engine import make_engines, parse_url
+
+    _, reader = make_engines(parse_url(f"sqlite:///{path}"))
+    barrier.wait()  # every process connects (and switches the new file to WAL) at the same moment
+    with reader.connect() as connection:
+        connection.exec_driver_sql("SELECT 1")
+
+
+def test_processes_opening_a_new_sqlite_file_at_once_all_succeed(tmp_path: Path) -> None:
+    # The CI failure this guards against: two `shendu train` processes started together on a fresh
+    # database; both switched it to WAL at once and SQLite failed one with "database is locked"
+    # without waiting (deadlock avoidance skips the busy handler). Before the retry, about one
+    # round in four of three processes failed; 40 rounds make a regression all but certain to show.
+    context = multiprocessing.get_context("fork")
+    for round_ in range(40):
+        barrier = context.Barrier(3)
+        children = [context.Process(target=_open_new_database, args=(str(tmp_path / f"{round_}.db"), barrier))
+                    for _ in range(3)]
+        for child in children:
+            child.start()
+        for child in children:
+            child.join(60)
+        assert [child.exitcode for child in children] == [0, 0, 0], f"round {round_}"

@@ -9,6 +9,8 @@ SQLITE_BUSY, whatever the busy timeout. Taking the write lock up front makes it 
 """
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +78,7 @@ def _configure_sqlite(engine: Engine, begin: str) -> None:
         try:
             # busy_timeout first: switching a new file to WAL needs a lock another process may hold.
             cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-            cursor.execute("PRAGMA journal_mode = WAL")
+            _switch_to_wal(cursor)
             # In WAL mode NORMAL is still safe against application crashes (kill -9); only a power
             # cut may lose the last commits. It saves an fsync per transaction.
             cursor.execute("PRAGMA synchronous = NORMAL")
@@ -87,3 +89,24 @@ def _configure_sqlite(engine: Engine, begin: str) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         connection.exec_driver_sql(begin)
+
+
+def _switch_to_wal(cursor: Any) -> None:
+    """`PRAGMA journal_mode = WAL`, retried while another connection holds the lock it needs.
+
+    Several processes opening a new database file at once all try to switch it from the rollback
+    journal to WAL. Two that hold shared locks and both want the exclusive one would deadlock, so
+    SQLite fails one of them at once with "database is locked" and does not call its busy handler.
+    Once any of them has switched, the pragma is a no-op for the rest; until then, back off and retry.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    delay = 0.005
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL").fetchall()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.2)
