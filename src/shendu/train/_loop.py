@@ -45,12 +45,15 @@ class Loop:
     dist: ddp.DistInfo = field(default_factory=ddp.DistInfo)
     channels_last: bool = False
     scaler: Any = None
+    regression: bool = False  # mean squared error on float targets (B, T) instead of cross-entropy on labels
 
     def loss(self, output: Any, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(training loss, main logits). Tuple outputs are (main, aux…) heads, as GoogLeNet's in training."""
         smoothing = self.config.regularize.label_smoothing
         heads = list(output) if isinstance(output, (tuple, list)) else [output]
         main = heads[0].float()
+        if self.regression:
+            return F.mse_loss(main, target), main
         loss = F.cross_entropy(main, target, label_smoothing=smoothing)
         for aux in heads[1:]:
             loss = loss + AUX_WEIGHT * F.cross_entropy(aux.float(), target, label_smoothing=smoothing)
@@ -100,7 +103,7 @@ class Loop:
         self.model.train()
         generator = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch)
         order = torch.randperm(x.shape[0], generator=generator).to(x.device)
-        sums = MetricSums(self.num_classes, x.device, top5=False)
+        sums = MetricSums(self.num_classes, x.device, top5=False, classify=not self.regression)
         steps = math.ceil(x.shape[0] / cfg.batch_size)
         check_every = 1 if x.device.type == "cpu" and not self.dist.enabled else cfg.log_every
         with progress(steps, epoch) as advance:
@@ -111,6 +114,6 @@ class Loop:
                     loss, logits = self.step(x[index], yb, check=step % check_every == 0 or step == steps - 1)
                 except NonFiniteLoss as exc:
                     raise NonFiniteLoss(exc.value, step) from None
-                sums.update(logits, yb, loss * yb.numel())
+                sums.update(logits, yb, loss * yb.shape[0])
                 advance(step, loss)
         return sums.result("train", self.dist)

@@ -9,10 +9,14 @@ from torch.nn import functional as F
 
 
 class MetricSums:
-    """Running sums of loss, top-1 and top-5 hits; values stay on the device until `result()`."""
+    """Running sums of loss, top-1 and top-5 hits; values stay on the device until `result()`.
 
-    def __init__(self, num_classes: int, device: torch.device, top5: bool = True) -> None:
-        self.top5 = top5 and num_classes > 5  # top-5 only means something with more than five classes
+    With `classify=False` (regression) only the loss is summed and reported.
+    """
+
+    def __init__(self, num_classes: int, device: torch.device, top5: bool = True, classify: bool = True) -> None:
+        self.classify = classify
+        self.top5 = classify and top5 and num_classes > 5  # top-5 only means something with more than five classes
         self.loss = torch.zeros((), dtype=torch.float64, device=device)
         self.correct = torch.zeros((), dtype=torch.int64, device=device)
         self.correct5 = torch.zeros((), dtype=torch.int64, device=device)
@@ -20,11 +24,13 @@ class MetricSums:
 
     def update(self, logits: torch.Tensor, target: torch.Tensor, loss_sum: torch.Tensor) -> None:
         self.loss += loss_sum.detach().double()
+        self.count += target.shape[0]
+        if not self.classify:
+            return
         self.correct += (logits.argmax(dim=1) == target).sum()
         if self.top5:
             top = logits.topk(5, dim=1).indices  # (B, 5)
             self.correct5 += (top == target.unsqueeze(1)).any(dim=1).sum()
-        self.count += target.numel()
 
     def result(self, prefix: str, dist_info=None) -> dict[str, float]:
         """Averages over every sample seen (summed over all DDP ranks when `dist_info` says so)."""
@@ -36,7 +42,9 @@ class MetricSums:
             totals = all_sum(totals, dist_info)
         loss, correct, correct5, count = totals.tolist()
         n = max(count, 1.0)
-        out = {f"{prefix}_loss": loss / n, f"{prefix}_accuracy": correct / n}
+        out = {f"{prefix}_loss": loss / n}
+        if self.classify:
+            out[f"{prefix}_accuracy"] = correct / n
         if self.top5:
             out[f"{prefix}_top5_accuracy"] = correct5 / n
         return out
