@@ -10,13 +10,13 @@ import typer
 from typer.exceptions import TyperException
 from rich.console import Console
 
-from shendu.cli import data, demo, eval as eval_cmd, export, hub, predict, runs, serve, sweep, train, viz, zoo
+from shendu.cli import data, demo, eval as eval_cmd, explain, export, hub, predict, runs, serve, sweep, train, viz, zoo
 from shendu.errors import ShenduError
 from shendu.i18n import both, t
 
 app = typer.Typer(help=both("app.help"), no_args_is_help=True, add_completion=False,
                   pretty_exceptions_enable=False)
-for module in (demo, train, eval_cmd, predict, sweep, export, serve):
+for module in (demo, train, eval_cmd, predict, sweep, export, serve, explain):
     module.register(app)
 app.add_typer(data.app, name="data", help=both("data.help"))
 app.add_typer(runs.app, name="runs", help=both("runs.help"))
