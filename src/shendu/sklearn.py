@@ -273,8 +273,11 @@ class NeuralNetClassifier(ClassifierMixin, _NeuralNet):
         model: a registered model name (`shendu zoo list`); default "mlp".
         model_args: keyword arguments of the model builder, e.g. {"hidden": 128, "depth": 2}.
         input_shape: reshape each row to (C, S, S) for image models; default (n_features, 1, 1).
-        epochs, batch_size: the loop (`train.epochs`, `train.batch_size`; 10 and 64 by default).
-        optimizer, lr, weight_decay: `optim.name` ("adam"), `optim.lr` (1e-3), `optim.weight_decay` (0).
+        epochs: `train.epochs` (10 by default).
+        batch_size: `train.batch_size` (64).
+        optimizer: `optim.name` ("adam").
+        lr: `optim.lr` (1e-3).
+        weight_decay: `optim.weight_decay` (0; weights only, never biases or norm parameters).
         validation_fraction: share of the training data held out (stratified) to report `val_loss` /
             `val_accuracy` per epoch in `history_`; default 0.
         patience: stop after this many epochs without improvement of `train.early_stop.metric`

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Callable
 
-import numpy as np
 import typer
 from rich.panel import Panel
 from rich.table import Table
@@ -52,11 +51,13 @@ def _intro(text: str) -> None:
     console.print(Panel(text), soft_wrap=False)  # wrapped inside the box, not cut at its edge
 
 
-def _flat(values: np.ndarray) -> str:
+def _flat(values) -> str:
+    import numpy as np
+
     return "  ".join(f"{v:+.3e}" for v in np.ravel(values))
 
 
-def _matrix(values: np.ndarray, title: str, fmt: str = "{:g}", highlight: tuple[int, int] | None = None) -> Table:
+def _matrix(values, title: str, fmt: str = "{:g}", highlight: tuple[int, int] | None = None) -> Table:
     table = Table(title=title, show_header=False, box=None, padding=(0, 1))
     for _ in range(values.shape[1]):
         table.add_column(justify="right")
@@ -92,6 +93,8 @@ def _neuron(say: _Say) -> dict:
 
 
 def _perceptron(say: _Say) -> dict:
+    import numpy as np
+
     from shendu.learn.worked import GATE_INPUTS, GATES, train_perceptron
 
     _intro(say("Rosenblatt's perceptron learns AND and OR, but no single line separates XOR "
@@ -126,6 +129,8 @@ def _perceptron(say: _Say) -> dict:
 
 
 def _backprop(say: _Say) -> dict:
+    import numpy as np
+
     from shendu.learn.worked import GATE_INPUTS, GATES, mlp_autograd, mlp_backprop, mlp_parameters
 
     params = mlp_parameters()

@@ -74,6 +74,17 @@ def style() -> Iterator[None]:
         yield
 
 
+def use_bilingual_fonts() -> list[str]:
+    """Make pyplot figures (notebooks, tutorials) draw Chinese as well as English: put the first installed
+    CJK-capable font first in rcParams and draw minus signs as ASCII. Returns the font list set."""
+    import matplotlib
+
+    fonts = font_family()
+    matplotlib.rcParams["font.family"] = fonts
+    matplotlib.rcParams["axes.unicode_minus"] = False
+    return fonts
+
+
 def font_family() -> list[str]:
     from matplotlib import font_manager
 

@@ -50,7 +50,10 @@ def plot_confusion(package: Any, data: Any = None, path: str | Path | None = Non
     """The confusion matrix (left) and per-class precision / recall / F1 bars (right).
 
     Args:
-        package, data, split, mirror: as in `confusion_data`.
+        package: as in `confusion_data`.
+        data: as in `confusion_data`.
+        split: as in `confusion_data`.
+        mirror: as in `confusion_data`.
         path: write the figure here (.png, .svg or .pdf).
         normalize: colour each row by its share of the true class instead of the raw count.
     """

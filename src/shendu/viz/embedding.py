@@ -40,7 +40,8 @@ def plot_embedding(package: Any, data: Any = None, path: str | Path | None = Non
         data: an `ArrayDataset`, a dataset name, or None for the package's own dataset.
         path: write the figure here (.png, .svg or .pdf).
         method: "pca" or "tsne".
-        split, mirror: which split of a dataset named by `data`, and where to find it.
+        split: which split of a dataset named by `data`.
+        mirror: where to find that dataset (folder or URL).
         limit: most samples used (t-SNE is quadratic in it).
         seed: seed of the subset and of the projection.
 

@@ -222,7 +222,9 @@ def grad_cam_maps(package: Any, images: Any, targets: Sequence[int] | int | None
     rectified feature map. (On LeNet-5 the raw conv output gave all-zero maps for 15 of 50 MNIST digits.)
 
     Args:
-        package, images, targets: as in `saliency_maps`.
+        package: as in `saliency_maps`.
+        images: as in `saliency_maps`.
+        targets: as in `saliency_maps`.
         layer: a module's name to read instead; its output must be (N, C, h, w).
         align: put each map cell at the centre of its receptive field (measured with gradients) when
             upsampling, instead of spreading the cells evenly over the image: valid convolutions (LeNet's

@@ -19,7 +19,8 @@ def misclassified(package: Any, data: Any = None, *, split: str = "test", mirror
     Args:
         package: a `Predictor`, package directory or hub name.
         data: an `ArrayDataset`, a dataset name, or None for the package's own dataset.
-        split, mirror: which split of a dataset named by `data`, and where to find it.
+        split: which split of a dataset named by `data`.
+        mirror: where to find that dataset (folder or URL).
         limit: most examples returned.
 
     Returns:

@@ -5,7 +5,7 @@ figure attached (shown inline in Jupyter) — and writes a PNG/SVG/PDF when give
 that only compute (`run_curves`, `confusion_data`, `saliency_maps`, `grad_cam_maps`, …) need no
 matplotlib figure. See docs/pictures.md.
 """
-from shendu.viz._plot import Picture
+from shendu.viz._plot import Picture, use_bilingual_fonts
 from shendu.viz.confusion import confusion_data, plot_confusion
 from shendu.viz.curves import plot_curves, run_curves
 from shendu.viz.embedding import plot_embedding, project
@@ -15,4 +15,4 @@ from shendu.viz.misclassified import misclassified, plot_misclassified
 
 __all__ = ["Picture", "confusion_data", "conv_layers", "feature_maps", "grad_cam_maps", "misclassified",
            "plot_confusion", "plot_curves", "plot_embedding", "plot_feature_maps", "plot_filters", "plot_gradcam",
-           "plot_misclassified", "project", "run_curves", "saliency_maps"]
+           "plot_misclassified", "project", "run_curves", "saliency_maps", "use_bilingual_fonts"]
