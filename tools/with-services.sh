@@ -36,6 +36,12 @@ stop_postgres() {
   rm -rf "$PGROOT"
 }
 
+install_browser() {  # Debian's Chromium + a CJK font for the studio's Playwright tests (never `playwright install`)
+  [ -x /usr/bin/chromium ] && fc-list 2>/dev/null | grep -qi "wqy" && return 0
+  apt_install chromium fonts-wqy-microhei || log "no chromium: the studio's browser tests will skip"
+}
+
+install_browser || true
 PGROOT=""
 start_postgres || PGROOT=""
 trap stop_postgres EXIT

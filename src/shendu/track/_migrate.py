@@ -11,6 +11,9 @@ plus a transaction-level advisory lock on PostgreSQL. When several processes ope
 once (sweep workers, DDP ranks), one of them migrates and the others then find it at head. A
 database made by the old `create_all` (shendu's tables present, no version table) is stamped at the
 revision its columns match and upgraded from there. It is never created again.
+
+Revision 0004 adds the 舆情 monitor's tables (`opinion_*`); their models live in `shendu.opinion._schema`
+on a declarative base of their own, so the run store's models are unchanged by them.
 """
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, Engine
 
 VERSION_TABLE = "shendu_alembic_version"
-HEAD = "0003"  # the newest revision in migrations/versions (a test checks that they agree)
+HEAD = "0005"  # the newest revision in migrations/versions (a test checks that they agree)
 MIGRATIONS = Path(__file__).with_name("migrations")
 _PG_LOCK = 0x5_4E_44_55  # any fixed number: the advisory-lock key of shendu's migrations ("SNDU")
 _LINK_COLUMNS = frozenset({"sweep", "trial", "parent", "fold"})  # added by revision 0002
