@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from shendu._registry import nearest
 from shendu.errors import ConfigError
@@ -21,6 +21,52 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+class Word2VecConfig(_Section):
+    """Word vectors trained with gensim word2vec on the training texts, loaded into the model's embedding
+    (static with `model.args.freeze_embedding: true`, fine-tuned otherwise)."""
+
+    enabled: bool = False
+    dim: int | None = Field(None, ge=1, le=4096)  # None: the model's embedding width
+    window: int = Field(5, ge=1, le=100)
+    min_count: int = Field(1, ge=1)
+    epochs: int = Field(5, ge=1, le=1000)
+    skip_gram: bool = False
+
+
+class TextConfig(_Section):
+    """How texts become token ids (text datasets only): tokenizer, lowercasing, vocabulary, length, vectors."""
+
+    tokenizer: Literal["auto", "jieba", "char", "whitespace", "regex"] = "auto"
+    pattern: str | None = None  # regex tokenizer: the token pattern (default: words and punctuation marks)
+    user_words: list[str] = Field(default_factory=list)  # jieba: extra dictionary words, "word [freq [tag]]"
+    del_words: list[str] = Field(default_factory=list)  # jieba: dictionary words never to produce
+    hmm: bool = True  # jieba: HMM for words not in the dictionary
+    lowercase: bool = True
+    min_freq: int = Field(1, ge=1)
+    max_size: int | None = Field(None, ge=3)  # <pad> and <unk> included
+    max_len: int = Field(256, ge=1, le=100_000)
+    baseline: bool = True  # TF-IDF + logistic regression on the same split, logged as baseline_* metrics
+    word2vec: Word2VecConfig = Field(default_factory=Word2VecConfig)
+
+    @model_validator(mode="after")
+    def _options_fit_the_tokenizer(self) -> "TextConfig":
+        for key, value in self.tokenizer_options().items():
+            owner = _TOKENIZER_OPTIONS[key][0]
+            if self.tokenizer not in (owner, "auto"):
+                raise ValueError(f"{key} is an option of the {owner} tokenizer, but tokenizer is {self.tokenizer!r}; "
+                                 f"set tokenizer: {owner} or remove {key}")
+        return self
+
+    def tokenizer_options(self) -> dict[str, Any]:
+        """The tokenizer options set to something other than their default, as `build_tokenizer` takes them."""
+        return {key: getattr(self, key) for key, (_, default) in _TOKENIZER_OPTIONS.items()
+                if getattr(self, key) != default}
+
+
+_TOKENIZER_OPTIONS = {"pattern": ("regex", None), "user_words": ("jieba", []), "del_words": ("jieba", []),
+                      "hmm": ("jieba", True)}  # option: (the tokenizer it belongs to, its default)
+
+
 class DataConfig(_Section):
     """Which dataset, where to find it and how to split it."""
 
@@ -29,6 +75,12 @@ class DataConfig(_Section):
     val_fraction: float = Field(0.1, ge=0.0, le=0.9)
     split_seed: int = Field(0, ge=0)
     download: bool = True
+    train_split: str | None = None  # text datasets: the official split to train on (e.g. dev); default train
+    path: str | None = None  # name csv / jsonl: your file of texts and labels
+    test_path: str | None = None  # name csv / jsonl: an optional separate test file
+    text_column: str = "text"
+    label_column: str = "label"
+    text: TextConfig = Field(default_factory=TextConfig)
 
 
 class ModelConfig(_Section):
@@ -123,6 +175,36 @@ class TrackConfig(_Section):
     tensorboard_images: int = Field(16, ge=0)
 
 
+class GenerativeConfig(_Section):
+    """Unsupervised training (shendu.generative, docs/generative.md): which generative model and its objective."""
+
+    kind: Literal["autoencoder", "conv_autoencoder", "dbn_autoencoder", "dbn_classifier", "vae", "gan",
+                  "char_rnn"] = "autoencoder"
+    args: dict[str, Any] = Field(default_factory=dict)  # the builder's arguments: sizes, code_size, latent, …
+    noise: Literal["none", "gaussian", "masking", "salt_pepper"] = "none"  # denoising autoencoder input noise
+    noise_level: float = Field(0.0, ge=0.0)
+    sparsity: float = Field(0.0, ge=0.0)  # L1 weight on the code
+    pretrain_epochs: int = Field(10, ge=0)  # dbn_autoencoder: CD epochs per RBM (Hinton & Salakhutdinov: 50)
+    pretrain_lr: float | None = Field(None, gt=0.0)  # default: 0.1 Bernoulli layers, 0.001 Gaussian ones
+    cd_k: int = Field(1, ge=1)
+    persistent: bool = False
+    text_file: str | None = None  # char_rnn: any UTF-8 text file
+    pictures: bool = True  # reconstructions / samples / interpolation / code scatter PNGs in the run directory
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, raw: Any) -> Any:
+        # The section is optional (None) so the shared unknown-key path cannot see its fields; explain here.
+        if isinstance(raw, dict):
+            valid = list(cls.model_fields)
+            for key in raw:
+                if key not in valid:
+                    close = nearest(str(key), valid)
+                    hint = f" — did you mean 'generative.{close[0]}'?" if close else ""
+                    raise ValueError(f"unknown key 'generative.{key}'{hint} (valid: {', '.join(valid)})")
+        return raw
+
+
 class ExperimentConfig(_Section):
     """A whole experiment. `ExperimentConfig.load("examples/digits-lenet.yaml", ["optim.lr=0.01"])`."""
 
@@ -133,6 +215,7 @@ class ExperimentConfig(_Section):
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     track: TrackConfig = Field(default_factory=TrackConfig)
+    generative: GenerativeConfig | None = None  # set → `shendu train` runs shendu.generative's trainer
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any], source: str | None = None) -> "ExperimentConfig":

@@ -51,7 +51,19 @@ _CATALOG: dict[str, tuple[str, str]] = {
     ),
     "train.failed": ("Run {run_id} failed: {error}", "运行 {run_id} 失败：{error}"),
     "eval.help": ("Evaluate a model package on a dataset split.", "在数据集的某个划分上评估模型包。"),
-    "predict.help": ("Classify image files with a model package.", "用模型包对图像文件分类。"),
+    "predict.help": (
+        "Classify image files, or texts (--text, --text-file) with a text model package.",
+        "用模型包对图像文件分类，或用文本模型包对文本分类（--text、--text-file）。",
+    ),
+    "predict.text_help": ("A text to classify (repeatable).", "要分类的文本（可重复）。"),
+    "predict.text_file_help": (
+        "A UTF-8 file with one text per line (blank lines skipped).",
+        "UTF-8 文本文件，每行一条文本（跳过空行）。",
+    ),
+    "predict.nothing": (
+        "Nothing to classify: give image files, or --text / --text-file for a text model.",
+        "没有可分类的内容：请给出图像文件，或为文本模型使用 --text / --text-file。",
+    ),
     "data.help": ("List, describe and download datasets.", "列出、查看和下载数据集。"),
     "data.list_help": ("List the registered datasets.", "列出已注册的数据集。"),
     "data.info_help": ("Describe one dataset: classes, shapes, files, source.", "查看数据集：类别、形状、文件、来源。"),
@@ -191,6 +203,7 @@ _CATALOG: dict[str, tuple[str, str]] = {
     "col.final": ("final", "最终"),
     "col.best": ("best", "最佳"),
     "col.file": ("file", "文件"),
+    "col.text": ("text", "文本"),
     "col.label": ("label", "标签"),
     "col.prob": ("probability", "概率"),
 }

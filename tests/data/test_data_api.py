@@ -15,7 +15,7 @@ from shendu.errors import BadInputError, DataError, UnknownNameError
 def test_public_names() -> None:
     assert set(shendu.data.__all__) == {"DATASETS", "DatasetInfo", "RemoteFile", "ArrayDataset",
                                         "PartialDatasetWarning", "load_dataset", "list_datasets", "dataset_info",
-                                        "download"}
+                                        "download", "TextDataset", "SkippedRowsWarning", "concat_datasets"}
     assert {"digits", "mnist", "fashion_mnist", "cifar10"} <= set(shendu.data.DATASETS.names())
 
 

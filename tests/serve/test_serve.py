@@ -232,14 +232,81 @@ def test_size_limits_answer_413(packages):
         assert "images[0] is 100×101 pixels, more than the limit of 10,000" in r.json()["detail"]
 
 
-def test_text_models_answer_501(packages):
+def text_package(path: Path) -> Path:
+    """A TextCNN package carrying a jieba pipeline fitted on a few reviews (weights random but fixed)."""
+    from shendu.text import TextPipeline
+
+    reviews = ["这家酒店很好", "房间太小了，隔音很差", "服务很好，早餐也不错", "再也不来了"]
+    pipeline = TextPipeline.fit(reviews, tokenizer="jieba", max_len=12)
+    args = {"vocab_size": pipeline.vocab_size, "embed_dim": 8, "maps": 4}
+    torch.manual_seed(0)
+    model = create_model("textcnn", num_classes=2, **args)
+    return save_package(path, model, model_name="textcnn", model_args=args, num_classes=2, in_channels=1,
+                        input_size=pipeline.max_len, preprocessing=pipeline, classes=["negative", "positive"],
+                        metrics={}, config={"model": {"name": "textcnn"}}, run_id="run-text")
+
+
+TEXTS = ["这家酒店很好", "房间太小了，隔音很差，服务也很差，再也不来了", "不错",
+         "早餐很好 but the room was noisy"]
+
+
+def test_texts_are_served_like_predictor_predict(tmp_path):
+    """Four texts of different lengths in two concurrent requests: one forward, each answer = predict()."""
+    package = text_package(tmp_path / "reviews")
+    app = create_app({"reviews": package}, max_wait_ms=300)
+    served = app.state.models["reviews"]
+
+    async def fire() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+            return await asyncio.gather(c.post("/predict", json={"texts": TEXTS[:3], "top_k": 2}),
+                                        c.post("/predict", json={"texts": TEXTS[3:], "top_k": 2}))
+
+    try:
+        responses = asyncio.run(fire())
+    finally:
+        served.batcher.close()
+    assert [r.status_code for r in responses] == [200, 200], responses[0].text
+    assert served.backend.forwards == 1 and served.batcher.stats["largest_batch"] == 4
+    ref = load_package(package).predict(TEXTS)
+    body = responses[0].json()["predictions"] + responses[1].json()["predictions"]
+    assert [row["label"] for row in body] == ref.labels
+    got = np.concatenate([all_probs(r.json(), 2) for r in responses])
+    np.testing.assert_allclose(got, ref.probabilities, atol=1e-6, rtol=0)
+
+
+def test_text_models_describe_their_tokenizer_and_refuse_other_inputs(tmp_path):
+    package = text_package(tmp_path / "reviews")
+    with TestClient(create_app({"reviews": package})) as c:
+        (info,) = c.get("/models").json()
+        pixels_sent = c.post("/predict", json={"inputs": [[1, 2, 3]]})
+        empty = c.post("/predict", json={"texts": ["很好", "  "]})
+        numbers = c.post("/predict", json={"texts": ["很好", 3]})
+        too_many = c.post("/predict", json={"texts": ["好"] * 300})
+    assert info["modality"] == "text" and info["tokenizer"] == "jieba" and info["max_len"] == 12
+    assert "JSON 'texts'" in info["input"] and info["vocab_size"] == load_package(package).text_pipeline.vocab_size
+    assert pixels_sent.status_code == 422
+    assert "model 'reviews' is a text model, received 'inputs'" in pixels_sent.json()["detail"]
+    assert empty.status_code == 422 and "texts[1] to be a non-empty string, received an empty string" in \
+        empty.json()["detail"]
+    assert numbers.status_code == 422
+    assert "texts[1] to be a non-empty string, received int 3" in numbers.json()["detail"]
+    assert too_many.status_code == 413
+
+
+def test_text_models_need_the_torch_backend(tmp_path):
+    with pytest.raises(BadInputError, match="text models are served with --backend torch"):
+        create_app({"reviews": text_package(tmp_path / "reviews")}, backend="onnxruntime")
+
+
+def test_text_packages_without_a_tokenizer_answer_501(packages):
+    """Packages made before text pipelines were stored take token ids only: texts get a 501 that says why."""
     with TestClient(create_app({"text": packages["text"]})) as c:
         r = c.post("/predict", json={"texts": ["a fine film"]})
         assert r.status_code == 501
-        assert "model 'text' is a text model (textcnn)" in r.json()["detail"]
-        assert "text serving is not implemented" in r.json()["detail"]
+        assert "model 'text' is a text model (textcnn) whose package carries no tokenizer" in r.json()["detail"]
         (info,) = c.get("/models").json()
-    assert info["modality"] == "text" and "not served yet" in info["input"]
+    assert info["modality"] == "text" and "this text package carries no tokenizer" in info["input"]
 
 
 # -- several models -----------------------------------------------------------------------------------

@@ -10,19 +10,21 @@ import typer
 from typer.exceptions import TyperException
 from rich.console import Console
 
-from shendu.cli import data, demo, eval as eval_cmd, explain, export, hub, predict, runs, serve, sweep, train, viz, zoo
+from shendu.cli import data, demo, eval as eval_cmd, explain, export, generate, hub, opinion, predict, runs, serve, studio, sweep, train, viz, zoo
 from shendu.errors import ShenduError
 from shendu.i18n import both, t
 
 app = typer.Typer(help=both("app.help"), no_args_is_help=True, add_completion=False,
                   pretty_exceptions_enable=False)
-for module in (demo, train, eval_cmd, predict, sweep, export, serve, explain):
+for module in (demo, train, eval_cmd, predict, sweep, export, serve, explain, studio):
     module.register(app)
+generate.register(app)  # shendu.generative packages
 app.add_typer(data.app, name="data", help=both("data.help"))
 app.add_typer(runs.app, name="runs", help=both("runs.help"))
 app.add_typer(zoo.app, name="zoo", help=both("zoo.help"))
 app.add_typer(hub.app, name="hub", help=hub.HELP)
 app.add_typer(viz.app, name="viz")
+app.add_typer(opinion.app, name="opinion", help=opinion.HELP)
 
 
 def main(argv: list[str] | None = None) -> int:

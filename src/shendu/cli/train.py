@@ -46,9 +46,12 @@ def register(app: typer.Typer) -> None:
         quiet = os.environ.get("RANK", "0") != "0"  # under torchrun only rank 0 reports
         trainer = None
         try:
-            if resume:
+            from shendu.generative import generative_trainer  # configs with a `generative:` section
+
+            trainer = generative_trainer(config, set_, resume, progress=not json_out)
+            if trainer is None and resume:
                 trainer = Trainer.resume(resume, progress=not json_out)
-            else:
+            elif trainer is None:
                 trainer = Trainer(ExperimentConfig.load(config, set_), progress=not json_out)
             result = trainer.fit()
             if quiet:

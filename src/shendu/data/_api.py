@@ -9,6 +9,9 @@ A dataset is a registered reader function plus its `DatasetInfo` (given as regis
 The reader receives the verified local files and returns uint8 samples and integer labels per
 official split ("train", "test"), or under "all" when the source defines no split. Splitting,
 partial-data notes, caching and downloads are done here, the same way for every dataset.
+
+Text datasets (`modality="text"`) register a reader of one split at a time and are loaded, split and cached
+by `_textsplit` (seeded stratified splits; files fetched per split); they return a `TextDataset`.
 """
 from __future__ import annotations
 
@@ -23,7 +26,7 @@ import torch
 
 from shendu._registry import Registry
 from shendu.data import _download
-from shendu.data._types import ArrayDataset, DatasetInfo, PartialDatasetWarning
+from shendu.data._types import ArrayDataset, DatasetInfo, PartialDatasetWarning, TextDataset
 from shendu.errors import BadInputError, DataError
 
 Splits = dict[str, tuple[np.ndarray, np.ndarray]]
@@ -60,32 +63,50 @@ def download(name: str, mirror: str | os.PathLike | None = None, progress: bool 
 
 
 def load_dataset(name: str, split: str = "train", *, val_fraction: float = 0.1, seed: int = 0,
-                 mirror: str | os.PathLike | None = None, download: bool = True,
-                 progress: bool = True) -> ArrayDataset:
+                 mirror: str | os.PathLike | None = None, download: bool = True, progress: bool = True,
+                 train_split: str | None = None, path: str | os.PathLike | None = None,
+                 test_path: str | os.PathLike | None = None, text_column: str = "text",
+                 label_column: str = "label") -> ArrayDataset | TextDataset:
     """Load one split of a registered dataset into memory.
 
     With official train/test splits, "test" is the official test set and a seeded `val_fraction` of
     the official train set becomes "val" (the rest is "train"). Without them (digits), a seeded 10%
     is "test", `val_fraction` of the whole is "val" and the rest "train" (80/10/10 by default).
-    The same `seed` gives the same split on every call and machine.
+    The same `seed` gives the same split on every call and machine. Text datasets return a `TextDataset`
+    of strings; their carved splits are stratified, and an official "dev" split is their "val".
 
     Args:
-        name: registry name, e.g. "mnist" (see `list_datasets()`).
+        name: registry name, e.g. "mnist" (see `list_datasets()`); "csv" / "jsonl" for your own text file.
         split: "train", "val" or "test".
         val_fraction: share held out for validation, 0 to 0.9.
         seed: seed of the split permutation.
         mirror: dataset mirror (local folder or http(s) URL); default SHENDU_DATA_MIRROR.
         download: allow network access when the files are not cached or mirrored.
         progress: show a progress bar while downloading.
+        train_split: text datasets: the official split to train on (e.g. "dev" for thucnews_titles, whose
+            train split the mirror lacks); default "train".
+        path: "csv" / "jsonl": your file of texts and labels.
+        test_path: "csv" / "jsonl": an optional separate test file (else a seeded stratified 10% is test).
+        text_column: "csv" / "jsonl": the column (key) holding the text.
+        label_column: "csv" / "jsonl": the column (key) holding the label.
 
     Raises:
         UnknownNameError: no such dataset.
-        BadInputError: unknown split, or val_fraction / seed out of range.
+        BadInputError: unknown split, or val_fraction / seed out of range, or text options for an image dataset.
         DataMissingError: the files are not available (offline without a mirror).
         ChecksumError: a file does not match its published hash.
     """
     info = dataset_info(name)
     _check_args(info, split, val_fraction, seed)
+    if info.modality == "text":
+        from shendu.data import _textsplit
+
+        return _textsplit.load(name, split, val_fraction=val_fraction, seed=seed, mirror=mirror, download=download,
+                               progress=progress, train_split=train_split, path=path, test_path=test_path,
+                               text_column=text_column, label_column=label_column)
+    if train_split is not None or path is not None or test_path is not None:
+        raise BadInputError(f"train_split, path and test_path are for text datasets; {name!r} is an image dataset "
+                            "(remove them, or pick a text dataset: see `shendu data list`)")
     paths = _files(name, mirror, download=download, progress=progress)
     decoded = _decode(name, _fingerprint(paths))
     counts = {key: len(y) for key, (_, y) in decoded.items()}

@@ -2,7 +2,9 @@
 config, provenance). Never pickle: weights are safetensors, everything else is JSON.
 
 `load_package(path_or_name)` returns a `Predictor` whose `predict()` takes image files, PIL images or
-arrays, and whose `features()` returns a layer's activations for use with scikit-learn. A hub name
+arrays — or, for a text package, strings (tokenized with the package's own `TextPipeline`: tokenizer,
+lowercasing, vocabulary, max_len) or token ids — and whose `features()` returns a layer's activations for
+use with scikit-learn. A hub name
 `user/model[:tag]` is resolved through the hub cache and the registries (`shendu.hub._hub`).
 
 Integrity: `shendu.json` records the sha256 of the weights; loading checks it, then checks every tensor's
@@ -31,6 +33,7 @@ from shendu._version import __version__
 from shendu.errors import BadInputError, PackageError
 from shendu.models import MODELS, create_model
 from shendu.train._metrics import evaluate
+from shendu.text import TextPipeline
 from shendu.train._preprocess import Preprocessing
 
 FORMAT = "shendu.package/1"
@@ -38,10 +41,13 @@ WEIGHTS, META = "model.safetensors", "shendu.json"
 
 
 def save_package(path: str | Path, model: nn.Module, *, model_name: str, model_args: dict[str, Any],
-                 num_classes: int, in_channels: int, input_size: int, preprocessing: Preprocessing,
+                 num_classes: int, in_channels: int, input_size: int, preprocessing: Preprocessing | TextPipeline,
                  classes: list[str], metrics: dict[str, Any], config: dict[str, Any], run_id: str | None = None,
                  dataset: dict[str, Any] | None = None) -> Path:
-    """Write a package directory atomically (a half-written package never appears at `path`)."""
+    """Write a package directory atomically (a half-written package never appears at `path`).
+
+    `preprocessing` is the image standardization, or for a text model the `TextPipeline` (stored as JSON,
+    vocabulary included, so prediction from raw strings tokenizes exactly as training did)."""
     path = Path(path)
     meta = {
         "format": FORMAT,
@@ -92,36 +98,75 @@ class Predictor:
         self.meta = meta
         self.path = path
         self.classes: list[str] = list(meta["classes"])
-        self.preprocessing = Preprocessing.from_dict(meta["preprocessing"])
+        prep = meta["preprocessing"]
+        # A text package carries its TextPipeline; older text packages (and image ones) a Preprocessing.
+        self.text_pipeline = TextPipeline.from_dict(prep) if prep.get("kind") == "text" else None
+        self.preprocessing = Preprocessing.from_dict(prep) if self.text_pipeline is None else None
         self._classifier: str | None = None  # found by `classifier_layer()` on first use
 
     @property
-    def input_shape(self) -> tuple[int, int, int]:
+    def input_shape(self) -> tuple[int, ...]:
+        """(C, H, W) of an image package; (max_len,) of a text package."""
+        if self.text_pipeline is not None:
+            return (self.text_pipeline.max_len,)
         return self.preprocessing.input_shape
 
     @property
     def modality(self) -> str:
-        """"image" (inputs are pixels) or "text" (inputs are (N, L) int64 token ids)."""
+        """"image" (inputs are pixels) or "text" (inputs are strings, or (N, L) int64 token ids)."""
         return str(MODELS.meta(self.meta["model"]["name"]).get("modality", "image"))
 
     @torch.no_grad()
     def predict(self, inputs: Any, batch_size: int = 512) -> Prediction:
         """Classify images: file paths, PIL images, or arrays/tensors shaped (H, W), (C, H, W), (N, H, W) or
         (N, C, H, W). uint8 arrays are pixels 0–255; float arrays are taken as already scaled to [0, 1].
-        Text packages take (N, L) integer token ids instead."""
+        Text packages take a string or a list of strings (tokenized as in training; each batch is padded to
+        its longest text, which does not change any text's result), or (N, L) integer token ids."""
+        if self._is_texts(inputs):
+            texts = [inputs] if isinstance(inputs, str) else list(inputs)
+            if not texts:
+                raise BadInputError("predict: received no texts (expected a string or a list of strings)")
+            chunks = [self._text_probabilities(texts[i:i + batch_size]) for i in range(0, len(texts), batch_size)]
+            return self._prediction(torch.cat(chunks).numpy())
         x = self._raw_batch(inputs)
         chunks = [torch.softmax(self.model(self._prepare(x[i:i + batch_size])), dim=1)
                   for i in range(0, x.shape[0], batch_size)]
-        probs = torch.cat(chunks).numpy()
+        return self._prediction(torch.cat(chunks).numpy())
+
+    def _prediction(self, probs: np.ndarray) -> Prediction:
         indices = probs.argmax(axis=1)
         return Prediction([self.classes[i] for i in indices], indices, probs)
+
+    def _text_probabilities(self, texts: list[str]) -> torch.Tensor:
+        return torch.softmax(self.model(self.encode(texts)), dim=1)
+
+    def encode(self, texts: str | list[str]) -> torch.Tensor:
+        """Token ids (N, L) of `texts` with the package's pipeline (text packages only)."""
+        name = self.meta["model"]["name"]
+        if self.text_pipeline is None and self.modality == "text":
+            raise BadInputError(f"{name} in {self.path} is a text package without a tokenizer (made before packages "
+                                "stored one): it takes (N, L) integer token ids, not strings; retrain it with this "
+                                "shendu to have it read texts")
+        if self.text_pipeline is None:
+            raise BadInputError(f"{name} in {self.path} is an image model: it takes images (files, arrays), not texts")
+        return self.text_pipeline.encode(texts)
+
+    def _is_texts(self, inputs: Any) -> bool:
+        """For a text model: a string, or a list/tuple/array of strings (for an image model a string is a file)."""
+        if self.modality != "text":
+            return False
+        if isinstance(inputs, str):
+            return True
+        if isinstance(inputs, np.ndarray):
+            return inputs.dtype.kind in "UO" and all(isinstance(v, str) for v in inputs.ravel())
+        return isinstance(inputs, (list, tuple)) and (not inputs or all(isinstance(v, str) for v in inputs))
 
     @torch.no_grad()
     def features(self, inputs: Any, layer: str | None = None, batch_size: int = 256) -> np.ndarray:
         """Activations of one layer for every input, flattened to (N, D) float32 — features for scikit-learn.
 
         Args:
-            inputs: what `predict` takes (images, arrays, file paths; token ids for text packages).
+            inputs: what `predict` takes (images, arrays, file paths; texts or token ids for text packages).
             layer: a module name from `model.named_modules()` (e.g. "classifier.2", "layer3"); its output
                 is returned. None (the default) returns the input of the final classifier layer — the
                 penultimate features, whose width is the classifier's `in_features`.
@@ -132,9 +177,10 @@ class Predictor:
         """
         if not isinstance(batch_size, int) or batch_size < 1:
             raise BadInputError(f"features: batch_size must be a positive integer, received {batch_size!r}")
-        x = self._raw_batch(inputs)
+        x = self.encode(list(inputs) if not isinstance(inputs, str) else inputs) if self._is_texts(inputs) \
+            else self._raw_batch(inputs)
         if x.shape[0] == 0:
-            raise BadInputError("features: received no inputs (expected at least one image or sequence)")
+            raise BadInputError("features: received no inputs (expected at least one image, text or sequence)")
         name = layer if layer is not None else self.classifier_layer(x[:1])
         module = self._module(name)
         captured: list[torch.Tensor] = []
@@ -217,8 +263,13 @@ class Predictor:
             return torch.ones(1, 8, dtype=torch.long)  # one 8-token sentence of id 1 (0 is padding)
         return torch.zeros(1, *self.input_shape, dtype=torch.uint8)
 
-    def evaluate(self, x: torch.Tensor, y: torch.Tensor, prefix: str = "test") -> dict[str, float]:
-        """Loss / accuracy / top-5 on uint8 images `x` (N, C, H, W) and int labels `y`."""
+    def evaluate(self, x: Any, y: torch.Tensor, prefix: str = "test") -> dict[str, float]:
+        """Loss / accuracy / top-5 on uint8 images `x` (N, C, H, W) — or, for a text package, strings or token
+        ids — and int labels `y`."""
+        if self._is_texts(x):
+            return evaluate(self.model, self.encode(list(x)), y.long(), len(self.classes), prefix)
+        if self.modality == "text":
+            return evaluate(self.model, self._raw_batch(x), y.long(), len(self.classes), prefix)
         x = self._to_tensor(x)
         return evaluate(self.model, self.preprocessing(x), y.long(), len(self.classes), prefix)
 

@@ -2,8 +2,9 @@
 
 Endpoints: `POST /predict` (or `POST /models/{name}/predict`), `GET /models`, `GET /health`, OpenAPI docs at
 `/docs`. Inputs: JSON arrays (`{"inputs": [...]}`), base64 images (`{"images": [...]}`), multipart uploads
-(`files`); `{"texts": [...]}` is answered 501 until shendu has text preprocessing. Every rejected request gets
-a 4xx whose `detail` says what was expected and what was received.
+(`files`) for image models; `{"texts": [...]}` for text models, tokenized in the batcher's worker with the
+package's own pipeline (a batch is padded to its longest text, which changes no text's result). Every rejected
+request gets a 4xx whose `detail` says what was expected and what was received.
 """
 from __future__ import annotations
 
@@ -40,9 +41,26 @@ MB = 1 << 20
 JSON_KEYS = ("model", "top_k", "inputs", "images", "texts")
 FORM_KEYS = ("model", "top_k", "files")
 INPUT_KEYS = ("inputs", "images", "texts", "files")
-TEXT_501 = ("model {name!r} is a text model ({arch}): serving text needs the tokenizer and vocabulary the model "
-            "was trained with, and shendu packages do not carry text preprocessing yet — text serving is not "
-            "implemented; serve an image package, or call the model on token ids in Python")
+TEXT_501 = ("model {name!r} is a text model ({arch}) whose package carries no tokenizer and vocabulary (it was "
+            "made before packages stored them), so it cannot read texts; retrain it with this shendu, or call the "
+            "model on token ids in Python")
+
+
+class TextBackend:
+    """Texts (a 1-D object array of str) → probabilities (N, K) float32: the package's `TextPipeline`, then the
+    model under `inference_mode` — the same code path as `Predictor.predict(texts)`."""
+
+    name = "torch"
+
+    def __init__(self, predictor: Predictor) -> None:
+        self.predictor = predictor
+        self.forwards = 0
+
+    def __call__(self, texts: np.ndarray) -> np.ndarray:
+        self.forwards += 1
+        with torch.inference_mode():
+            logits = self.predictor.model(self.predictor.encode([str(t) for t in texts]))
+            return torch.softmax(logits, dim=1).numpy()
 
 
 # -- served models ------------------------------------------------------------------------------------
@@ -53,19 +71,25 @@ class ServedModel:
     name: str
     predictor: Predictor
     modality: str
-    batcher: MicroBatcher | None  # None for text models (not served yet)
-    backend: Backend | None = None
+    batcher: MicroBatcher | None  # None for text packages without a tokenizer (answered 501)
+    backend: Backend | TextBackend | None = None
 
     def info(self) -> dict[str, Any]:
         meta, spec = self.predictor.meta, self.predictor.meta["model"]
-        c, h, w = self.predictor.input_shape
         info = {"name": self.name, "architecture": spec["name"], "modality": self.modality,
                 "classes": self.predictor.classes, "num_classes": len(self.predictor.classes),
                 "backend": self.backend.name if self.backend else None, "metrics": meta.get("metrics", {}),
                 "dataset": (meta.get("dataset") or {}).get("name"),
                 "run_id": (meta.get("provenance") or {}).get("run_id")}
+        pipeline = self.predictor.text_pipeline
+        if self.modality == "text" and pipeline is None:
+            return {**info, "input": "none (501): this text package carries no tokenizer"}
         if self.modality == "text":
-            return {**info, "input": "texts — not served yet (501): no text preprocessing in packages"}
+            return {**info, "tokenizer": pipeline.tokenizer.name, "vocab_size": pipeline.vocab_size,
+                    "max_len": pipeline.max_len,
+                    "input": f"JSON 'texts': a list of strings, tokenized with the package's {pipeline.tokenizer.name} "
+                             f"tokenizer and vocabulary, at most {pipeline.max_len} tokens each (longer texts are cut)"}
+        c, h, w = self.predictor.input_shape
         return {**info, "input_shape": [c, h, w],
                 "input": f"JSON 'inputs' shaped (N, {c}, {h}, {w}) of uint8 pixels 0–255 or floats 0–1; "
                          f"or images (PNG/JPEG/BMP, resized to {w}×{h}) as base64 'images' or multipart 'files'"}
@@ -112,10 +136,13 @@ def load_models(packages: Sequence[str | Path] | Mapping[str, str | Path | Predi
     for name, target in named.items():
         predictor = target if isinstance(target, Predictor) else load_package(target)
         modality = _modality(predictor)
-        if modality == "text":
+        if modality == "text" and predictor.text_pipeline is None:
             models[name] = ServedModel(name, predictor, modality, None)
             continue
-        runner = make_backend(predictor, backend, threads)
+        if modality == "text" and backend != "torch":
+            raise BadInputError(f"package {target} is a text model; text models are served with --backend torch "
+                                f"(received {backend!r}, which serves image models)")
+        runner = TextBackend(predictor) if modality == "text" else make_backend(predictor, backend, threads)
         batcher = MicroBatcher(runner, max_batch=max_batch, max_wait_ms=max_wait_ms, name=name)
         models[name] = ServedModel(name, predictor, modality, batcher, runner)
     return models
@@ -226,6 +253,20 @@ def _scale(x: np.ndarray) -> np.ndarray:
     return x
 
 
+def texts_from_json(texts: Any, max_items: int) -> np.ndarray:
+    """`texts` → a 1-D object array of the strings (what the text backend and the batcher take)."""
+    if not isinstance(texts, list):
+        raise _fail(422, f"expected 'texts' to be a list of strings, received a {type(texts).__name__}")
+    _check_count(len(texts), max_items, "texts")
+    for i, text in enumerate(texts):
+        if not isinstance(text, str) or not text.strip():
+            received = "an empty string" if isinstance(text, str) else f"{type(text).__name__} {text!r:.40}"
+            raise _fail(422, f"expected texts[{i}] to be a non-empty string, received {received}")
+    x = np.empty(len(texts), dtype=object)
+    x[:] = texts
+    return x
+
+
 def _check_count(count: int, max_items: int, field: str) -> None:
     if count > max_items:
         raise _fail(413, f"expected at most {max_items} items per request, received {count} in {field!r}; "
@@ -331,7 +372,7 @@ class PredictRequest(BaseModel):
     inputs: list[Any] | None = Field(None, description="N images as nested lists shaped like the model's input: "
                                                        "uint8 pixels 0–255 (integers) or floats in [0, 1]")
     images: list[str] | None = Field(None, description="base64-encoded image files (PNG, JPEG, BMP, …)")
-    texts: list[str] | None = Field(None, description="for text models (not served yet: 501)")
+    texts: list[str] | None = Field(None, description="texts for text models, tokenized as in training")
 
 
 FORM_SCHEMA = {"type": "object", "properties": {
@@ -371,8 +412,9 @@ def create_app(packages: Sequence[str | Path] | Mapping[str, str | Path | Predic
                 await run_in_threadpool(served.batcher.close)
 
     app = FastAPI(title="shendu serve", version=__version__, lifespan=lifespan,
-                  description="Image classification with shendu model packages. Send `inputs` (arrays), "
-                              "`images` (base64) or multipart `files` to POST /predict.")
+                  description="Classification with shendu model packages. Send `inputs` (arrays), `images` "
+                              "(base64) or multipart `files` to an image model, `texts` to a text model, at "
+                              "POST /predict.")
     app.state.models, app.state.limits, app.state.backend = models, limits, backend
     app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes)
     _add_routes(app, models, limits, backend, [Depends(require_token(token))] if token else [])
@@ -431,11 +473,11 @@ async def _predict(request: Request, models: Mapping[str, ServedModel], limits: 
         kind = input_kind(body)
         if served.batcher is None:
             raise _fail(501, TEXT_501.format(name=served.name, arch=served.predictor.meta["model"]["name"]))
-        if kind == "texts":
-            raise _fail(422, f"model {served.name!r} takes images, received 'texts'; send 'inputs' (arrays), "
-                             "'images' (base64) or multipart 'files'")
+        if (kind == "texts") != (served.modality == "text"):
+            raise _fail(422, _wrong_kind(served, kind))
         top_k = parse_top_k(body.get("top_k", request.query_params.get("top_k")), len(served.predictor.classes))
-        x = await _pixels(served, body, kind, limits)
+        x = texts_from_json(body["texts"], limits.max_items) if kind == "texts" else \
+            await _pixels(served, body, kind, limits)
         try:
             probs = await asyncio.wrap_future(served.batcher.submit(x))
         except BatcherClosed as exc:
@@ -447,6 +489,13 @@ async def _predict(request: Request, models: Mapping[str, ServedModel], limits: 
             await body["_form"].close()
     rows = prediction_rows(served.predictor.classes, probs, top_k)
     return JSONResponse({"model": served.name, "backend": served.backend.name, "predictions": rows})
+
+
+def _wrong_kind(served: ServedModel, kind: str) -> str:
+    if kind == "texts":
+        return (f"model {served.name!r} takes images, received 'texts'; send 'inputs' (arrays), 'images' (base64) "
+                "or multipart 'files'")
+    return f"model {served.name!r} is a text model, received {kind!r}; send {{\"texts\": [\"…\", …]}}"
 
 
 async def _pixels(served: ServedModel, body: Mapping[str, Any], kind: str, limits: Limits) -> np.ndarray:

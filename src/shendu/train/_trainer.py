@@ -1,6 +1,10 @@
 """The Trainer: minibatch training over in-memory tensors, per-epoch validation and checkpoints,
 resume after a crash, a clear stop on NaN/Inf loss, early stopping, and a model package at the end.
 
+Image runs standardize pixels (`Preprocessing`); text runs tokenize once per split with a `TextPipeline`
+whose vocabulary is fitted on the training split only, pass `vocab_size` to the model, optionally load
+word2vec vectors, and log a TF-IDF + logistic-regression baseline on the same split (`baseline_*` metrics).
+
 Batches are gathered by indexing the preprocessed tensors with a shuffled index (no per-sample
 Python, no DataLoader workers): for datasets that fit in memory this is the fastest path on CPU.
 The step itself (precision, augmentation, regularizers, clipping) lives in `_loop.py`.
@@ -11,14 +15,14 @@ import math
 import signal
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from rich.console import Console
 
 from shendu import _settings
-from shendu.config import ExperimentConfig
-from shendu.data import ArrayDataset, load_dataset
+from shendu.config import AugmentConfig, ExperimentConfig
+from shendu.data import ArrayDataset, TextDataset, load_dataset
 from shendu.errors import BadInputError, TrainingDivergedError
 from shendu.i18n import t
 from shendu.models import MODELS, create_model
@@ -35,6 +39,7 @@ from shendu.train._optim import build_optimizer, build_scheduler
 from shendu.train._preprocess import Preprocessing
 from shendu.train._progress import EpochBar
 from shendu.train._speed import channels_last_helps, resolve_precision
+from shendu.text import TextPipeline
 
 
 @dataclass
@@ -53,9 +58,20 @@ class TrainResult:
 
 @dataclass
 class _Data:
-    train: ArrayDataset
-    val: ArrayDataset | None
-    test: ArrayDataset
+    train: ArrayDataset | TextDataset
+    val: ArrayDataset | TextDataset | None
+    test: ArrayDataset | TextDataset
+
+
+@dataclass
+class _Inputs:
+    """What the network reads per split, and the preprocessing that made it (stored in the package)."""
+
+    prep: Preprocessing | TextPipeline
+    train: torch.Tensor
+    val: torch.Tensor | None
+    test: Callable[[], torch.Tensor]  # made when needed (images: after training, as always)
+    tokens: dict[str, list[list[str]]] = field(default_factory=dict)  # text: each split tokenized once
 
 
 def resolve_device(name: str, local_rank: int = 0) -> torch.device:
@@ -85,6 +101,10 @@ class Trainer:
             config = ExperimentConfig.load(config)
         elif isinstance(config, dict):
             config = ExperimentConfig.from_dict(config)
+        if config.generative is not None:
+            raise BadInputError("this config has a generative section, and Trainer trains supervised classifiers; "
+                                "run it with `shendu train CONFIG` or shendu.generative.train_generative(config) "
+                                "(docs/generative.md)")
         self.config = config
         self.dist = ddp.DistInfo.from_env()
         self.store = (store or open_store(config.track.db)) if self.dist.is_main else None
@@ -133,12 +153,12 @@ class Trainer:
 
     def _fit(self, run_id: str, data: _Data) -> TrainResult:
         cfg = self.config
-        prep = Preprocessing.fit(data.train.x)
-        x_train, y_train = prep(data.train.x, self.device), data.train.y.to(self.device)
-        loop = self._build_loop(data, prep, x_train, y_train)
+        inputs = self._inputs(run_id, data)
+        x_train, y_train = inputs.train, data.train.y.to(self.device)
+        loop = self._build_loop(data, inputs, x_train, y_train)
         stopper = EarlyStopping(cfg.train.early_stop)
         start_epoch, checkpoint = self._restore(run_id, loop, stopper)
-        x_val = prep(data.val.x, self.device) if data.val is not None and len(data.val) else None
+        x_val = inputs.val
         epoch = start_epoch - 1
         for epoch in range(start_epoch, cfg.train.epochs + 1):
             try:
@@ -153,8 +173,47 @@ class Trainer:
             if stop:
                 self._note(run_id, stopper.note(epoch))
                 break
-        test = self._evaluate(loop, prep(data.test.x, self.device), data.test.y, "test")
-        return self._finish(run_id, loop, prep, data, test, last_epoch=epoch)
+        test = self._evaluate(loop, inputs.test(), data.test.y, "test")
+        if inputs.tokens and cfg.data.text.baseline and self.dist.is_main:
+            test.update(self._baseline(data, inputs))
+        return self._finish(run_id, loop, inputs.prep, data, test, last_epoch=epoch)
+
+    def _inputs(self, run_id: str, data: _Data) -> _Inputs:
+        """Images: standardization measured on train. Texts: each split tokenized once, the vocabulary fitted on
+        the training tokens only, every split encoded to (N, L) ids; a run note says how well it covers test."""
+        if not isinstance(data.train, TextDataset):
+            prep = Preprocessing.fit(data.train.x)
+            val = prep(data.val.x, self.device) if data.val is not None and len(data.val) else None
+            return _Inputs(prep, prep(data.train.x, self.device), val, lambda: prep(data.test.x, self.device))
+        text = self.config.data.text
+        pipeline = TextPipeline.unfitted(_tokenizer_name(text.tokenizer, data.train), lowercase=text.lowercase,
+                                         max_len=text.max_len, **text.tokenizer_options())
+        splits = {"train": data.train, "val": data.val, "test": data.test}
+        tokens = {name: pipeline.tokenize_all(part.texts) for name, part in splits.items() if part is not None}
+        pipeline.fit_vocab(tokens["train"], text.min_freq, text.max_size)  # the training split only
+        coverage = pipeline.coverage(tokens["test"])
+        if not self._resume_id:  # a resumed run has this note already
+            self._note(run_id, f"text: {pipeline.tokenizer.name} tokenizer{', lowercased' if text.lowercase else ''}; "
+                               f"vocabulary {pipeline.vocab_size:,} tokens (min_freq {text.min_freq}) from "
+                               f"{len(tokens['train']):,} training texts; test: {coverage['unknown_tokens']:.1%} "
+                               f"unknown tokens, {coverage['truncated_texts']:.1%} of texts cut at {text.max_len} "
+                               "tokens")
+        encode = lambda name: pipeline.encode_tokens(tokens[name]).to(self.device)  # noqa: E731
+        val = encode("val") if "val" in tokens and tokens["val"] else None
+        return _Inputs(pipeline, encode("train"), val, lambda: encode("test"), tokens)
+
+    def _baseline(self, data: _Data, inputs: _Inputs) -> dict[str, float]:
+        """TF-IDF + logistic regression on the same tokens and split (val picks its C); see shendu.text."""
+        from shendu.text import tfidf_baseline
+
+        tokens = inputs.tokens
+        val = (tokens["val"], data.val.y.numpy()) if data.val is not None and tokens.get("val") else None
+        metrics = tfidf_baseline((tokens["train"], data.train.y.numpy()), val, (tokens["test"], data.test.y.numpy()),
+                                 seed=self.config.train.seed)
+        if self.progress:
+            self.console.print(f"baseline (TF-IDF + logistic regression, C={metrics['baseline_c']:g}): test accuracy "
+                               f"{metrics['baseline_test_accuracy']:.4f}")
+        return metrics
 
     def _end_epoch(self, run_id: str, epoch: int, metrics: dict[str, float], loop: Loop, stopper: EarlyStopping,
                    checkpoint: Path) -> None:
@@ -204,7 +263,8 @@ class Trainer:
     def _load_data(self) -> _Data:
         d = self.config.data
         kwargs = dict(val_fraction=d.val_fraction, seed=d.split_seed, mirror=d.mirror, download=d.download,
-                      progress=self.progress)
+                      progress=self.progress, train_split=d.train_split, path=d.path, test_path=d.test_path,
+                      text_column=d.text_column, label_column=d.label_column)
         train = load_dataset(d.name, "train", **kwargs)
         if MODELS.meta(self.config.model.name).get("modality", "image") != train.info.modality:
             raise BadInputError(f"model {self.config.model.name!r} takes {MODELS.meta(self.config.model.name)['modality']} "
@@ -228,23 +288,26 @@ class Trainer:
             self.store.add_notes(run_id, [f"distributed: {self.dist.world_size} processes (DDP)"])
         return run_id
 
-    def _build_loop(self, data: _Data, prep: Preprocessing, x: torch.Tensor, y: torch.Tensor) -> Loop:
+    def _build_loop(self, data: _Data, inputs: _Inputs, x: torch.Tensor, y: torch.Tensor) -> Loop:
         cfg = self.config
         torch.manual_seed(cfg.train.seed)  # model initialization is part of the seeded result
         if cfg.train.deterministic:
             torch.use_deterministic_algorithms(True, warn_only=True)
             torch.backends.cudnn.benchmark = False
-        channels, height, _ = data.train.info.input_shape
+        channels, height = _input_geometry(data, inputs.prep)
         module = create_model(cfg.model.name, num_classes=data.train.info.num_classes, in_channels=channels,
-                              input_size=height, **cfg.model.args).to(self.device)
+                              input_size=height, **self._model_args(inputs.prep)).to(self.device)
+        if inputs.tokens and cfg.data.text.word2vec.enabled:
+            self._word2vec(module, inputs)
         _regularize.apply(module, cfg.regularize)
         optimizer = build_optimizer(module, cfg.optim)
         steps = math.ceil(x.shape[0] / cfg.train.batch_size)
         scheduler = build_scheduler(optimizer, cfg.optim, cfg.train.epochs, steps)
         precision = resolve_precision(cfg.train.precision, self.device)
-        augment = BatchAugment(cfg.augment, prep)
-        loop = Loop(cfg, module, module, optimizer, scheduler, precision, augment if augment.active else None,
-                    data.train.info.num_classes, self.dist)
+        augment = BatchAugment(cfg.augment, inputs.prep) if isinstance(inputs.prep, Preprocessing) else None
+        active = augment if augment is not None and augment.active else None
+        loop = Loop(cfg, module, module, optimizer, scheduler, precision, active, data.train.info.num_classes,
+                    self.dist)
         if precision.scaler:
             loop.scaler = torch.amp.GradScaler("cuda")
         loop.channels_last = self._channels_last(module, x, y, precision)
@@ -253,8 +316,52 @@ class Trainer:
         loop.model = self._wrap(module)
         return loop
 
+    def _model_args(self, prep: Preprocessing | TextPipeline) -> dict[str, Any]:
+        """model.args, plus the vocabulary size for text models (which it must not contradict)."""
+        args = dict(self.config.model.args)
+        if not isinstance(prep, TextPipeline):
+            self._refuse_text_settings()
+            return args
+        given = args.get("vocab_size")
+        if given is not None and given != prep.vocab_size:
+            raise BadInputError(f"model.args.vocab_size is {given}, but the vocabulary fitted on the training split "
+                                f"has {prep.vocab_size:,} tokens; remove model.args.vocab_size (the trainer sets it) "
+                                "and limit the vocabulary with data.text.max_size or data.text.min_freq instead")
+        cfg = self.config
+        if cfg.augment != AugmentConfig() or cfg.regularize.noise_input > 0:
+            raise BadInputError("augment.* and regularize.noise_input act on image pixels; a text run reads token ids "
+                                "— remove them (regularize.dropout, noise_hidden and l1/weight_decay do apply)")
+        return {**args, "vocab_size": prep.vocab_size}
+
+    def _refuse_text_settings(self) -> None:
+        d = self.config.data
+        if d.text.word2vec.enabled:
+            raise BadInputError(f"data.text.word2vec is for text datasets; {d.name!r} is an image dataset")
+
+    def _word2vec(self, module: torch.nn.Module, inputs: _Inputs) -> None:
+        """Vectors from gensim word2vec on the training tokens, copied into `module.embedding`."""
+        from shendu.text import load_vectors, train_word2vec
+
+        w2v, run_id = self.config.data.text.word2vec, self.last_run_id or ""
+        embedding = getattr(module, "embedding", None)
+        if not isinstance(embedding, torch.nn.Embedding):
+            raise BadInputError(f"data.text.word2vec needs a model with an `embedding` layer (nn.Embedding); "
+                                f"{self.config.model.name!r} has none")
+        dim = w2v.dim or embedding.embedding_dim
+        vectors, found = train_word2vec(inputs.tokens["train"], inputs.prep.vocab, dim, window=w2v.window,
+                                        min_count=w2v.min_count, epochs=w2v.epochs, skip_gram=w2v.skip_gram,
+                                        seed=self.config.train.seed)
+        count = load_vectors(embedding, vectors, found)
+        kind = "static (frozen)" if not embedding.weight.requires_grad else "fine-tuned"
+        if not self._resume_id:
+            self._note(run_id, f"word2vec: {count:,} of {len(found):,} vocabulary tokens start from vectors trained on "
+                               f"the training texts (dim {dim}, window {w2v.window}, {w2v.epochs} epochs, "
+                               f"{'skip-gram' if w2v.skip_gram else 'CBOW'}); embedding {kind}")
+
     def _channels_last(self, module, x, y, precision) -> bool:
         mode = self.config.train.channels_last
+        if x.dim() != 4:  # token ids (N, L): there is no channel axis to move
+            return False
         if mode != "auto":
             return mode == "on"
         state = torch.get_rng_state()  # the probe must not shift the seeded random stream
@@ -298,13 +405,16 @@ class Trainer:
             self.console.print(f"resuming {run_id} after epoch {state['epoch']} / 从第 {state['epoch']} 轮之后继续")
         return int(state["epoch"]) + 1, path
 
-    def _save_package(self, run_id: str, module: torch.nn.Module, prep: Preprocessing, data: _Data) -> Path:
+    def _save_package(self, run_id: str, module: torch.nn.Module, prep: Preprocessing | TextPipeline,
+                      data: _Data) -> Path:
         from shendu.hub import save_package
 
         cfg = self.config
-        channels, height, _ = data.train.info.input_shape
+        channels, height = _input_geometry(data, prep)
         freeze = MODELS.meta(cfg.model.name).get("freeze_args")
         args = freeze(dict(cfg.model.args)) if callable(freeze) else cfg.model.args
+        if isinstance(prep, TextPipeline):
+            args = {**args, "vocab_size": prep.vocab_size}
         path = _settings.subdir("packages") / run_id
         save_package(path, module, model_name=cfg.model.name, model_args=args,
                      num_classes=data.train.info.num_classes, in_channels=channels, input_size=height,
@@ -332,6 +442,21 @@ class Trainer:
     def _progress_bar(self, steps: int, epoch: int) -> EpochBar:
         return EpochBar(self.console, steps, t("train.epoch", epoch=epoch, epochs=self.config.train.epochs),
                         enabled=self.progress)
+
+
+def _input_geometry(data: _Data, prep: Preprocessing | TextPipeline) -> tuple[int, int]:
+    """(in_channels, input_size) for `create_model`: the images' channels and height, or for texts 1 and the
+    longest sequence (text builders ignore both; a package records them, ONNX export uses the length)."""
+    if isinstance(prep, TextPipeline):
+        return 1, prep.max_len
+    channels, height, _ = data.train.info.input_shape
+    return channels, height
+
+
+def _tokenizer_name(name: str, train: TextDataset) -> str:
+    from shendu.text import resolve_tokenizer
+
+    return resolve_tokenizer(name, train.info.language, train.texts)
 
 
 def _split_note(record: dict[str, Any]) -> str:
