@@ -27,7 +27,7 @@ from shendu.track import RunStore, open_store
 from shendu.train._checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from shendu.train._progress import EpochBar
 from shendu.train._speed import resolve_precision
-from shendu.train._trainer import TrainResult, resolve_device
+from shendu.train._trainer import TrainResult, resolve_device, resumed
 
 
 @dataclass
@@ -69,14 +69,7 @@ class GenerativeTrainer:
     @classmethod
     def resume(cls, run_id: str, store: RunStore | None = None, progress: bool = True) -> "GenerativeTrainer":
         """A trainer that continues `run_id` from its last checkpoint, with the run's stored config."""
-        store = store or open_store()
-        record = store.get_run(run_id)
-        if record.status == "completed":
-            raise BadInputError(f"run {record.id} is already completed; nothing to resume "
-                                f"(see: shendu runs show {record.id})")
-        trainer = cls(ExperimentConfig.from_dict(record.config), store=store, progress=progress)
-        trainer._resume_id = record.id
-        return trainer
+        return resumed(cls, run_id, store, progress)
 
     # -- the run -------------------------------------------------------------------------------------
     def fit(self) -> TrainResult:

@@ -120,14 +120,7 @@ class Trainer:
     @classmethod
     def resume(cls, run_id: str, store: RunStore | None = None, progress: bool = True) -> "Trainer":
         """A trainer that continues `run_id` from its last checkpoint, with the run's stored config."""
-        store = store or open_store()
-        record = store.get_run(run_id)
-        if record.status == "completed":
-            raise BadInputError(f"run {record.id} is already completed; nothing to resume "
-                                f"(see: shendu runs show {record.id})")
-        trainer = cls(ExperimentConfig.from_dict(record.config), store=store, progress=progress)
-        trainer._resume_id = record.id
-        return trainer
+        return resumed(cls, run_id, store, progress)
 
     # -- the run ---------------------------------------------------------------------------------
     def fit(self) -> TrainResult:
@@ -457,6 +450,19 @@ def _tokenizer_name(name: str, train: TextDataset) -> str:
     from shendu.text import resolve_tokenizer
 
     return resolve_tokenizer(name, train.info.language, train.texts)
+
+
+def resumed(cls: Any, run_id: str, store: RunStore | None, progress: bool) -> Any:
+    """A `cls` trainer over the stored config of the unfinished run `run_id`, set to continue it (both the
+    supervised and the generative trainer resume this way)."""
+    store = store or open_store()
+    record = store.get_run(run_id)
+    if record.status == "completed":
+        raise BadInputError(f"run {record.id} is already completed; nothing to resume "
+                            f"(see: shendu runs show {record.id})")
+    trainer = cls(ExperimentConfig.from_dict(record.config), store=store, progress=progress)
+    trainer._resume_id = record.id
+    return trainer
 
 
 def _split_note(record: dict[str, Any]) -> str:
